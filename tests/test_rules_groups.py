@@ -1,0 +1,339 @@
+"""Group and permission rules against small hand-built facts stores."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pytest_jiramigrate import facts as facts_store
+from pytest_jiramigrate.config import TargetSettings
+from pytest_jiramigrate.facts import Facts
+from pytest_jiramigrate.rules import groups
+from pytest_jiramigrate.rules.base import Rule, RuleSettings, Verdict
+
+
+class Store:
+    """A facts store filled row by row, with Jira-like ids handed out in order."""
+
+    def __init__(self, path: Path) -> None:
+        self.db: sqlite3.Connection = facts_store.create(path)
+        self.next_id = 10000
+
+    def _id(self) -> str:
+        self.next_id += 1
+        return str(self.next_id)
+
+    def user(self, name: str, directory: str = "1") -> str:
+        user_id = self._id()
+        self.db.execute(
+            "INSERT INTO user (id, directory_id, user_name, lower_user_name, active, email)"
+            " VALUES (?, ?, ?, ?, 1, ?)",
+            (user_id, directory, name, name.lower(), f"{name.lower()}@acme.com"),
+        )
+        return user_id
+
+    def group(self, name: str, directory: str = "1") -> str:
+        group_id = self._id()
+        self.db.execute(
+            "INSERT INTO grp (id, name, lower_name, directory_id, active, type)"
+            " VALUES (?, ?, ?, ?, 1, 'GROUP')",
+            (group_id, name, name.lower(), directory),
+        )
+        return group_id
+
+    def membership(
+        self,
+        parent_id: str,
+        parent_name: str,
+        child_id: str,
+        child_name: str,
+        kind: str = "GROUP_USER",
+        directory: str = "1",
+    ) -> str:
+        membership_id = self._id()
+        self.db.execute(
+            "INSERT INTO membership VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                membership_id,
+                parent_id,
+                child_id,
+                kind,
+                parent_name,
+                parent_name.lower(),
+                child_name,
+                child_name.lower(),
+                directory,
+                int(membership_id) - 9000,
+            ),
+        )
+        return membership_id
+
+    def add(self, group: str, *users: str) -> None:
+        """Create a group holding new users (or reuse existing rows with the same names)."""
+        group_id = self._existing("grp", "lower_name", group) or self.group(group)
+        for name in users:
+            user_id = self._existing("user", "lower_user_name", name) or self.user(name)
+            self.membership(group_id, group, user_id, name)
+
+    def nest(self, parent: str, child: str) -> None:
+        parent_id = self._existing("grp", "lower_name", parent) or self.group(parent)
+        child_id = self._existing("grp", "lower_name", child) or self.group(child)
+        self.membership(parent_id, parent, child_id, child, kind="GROUP_GROUP")
+
+    def permission(self, group: str, permission: str) -> None:
+        self.db.execute(
+            "INSERT INTO global_permission VALUES (?, ?, ?)", (self._id(), permission, group)
+        )
+
+    def _existing(self, table: str, column: str, name: str) -> str | None:
+        row = self.db.execute(
+            f"SELECT id FROM {table} WHERE {column} = ?", (name.lower(),)
+        ).fetchone()
+        return None if row is None else str(row[0])
+
+    def facts(self) -> Facts:
+        return Facts(self.db)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    built = Store(tmp_path / "facts.sqlite")
+    yield built
+    built.db.close()
+
+
+def run(rule: Rule, store: Store, target: TargetSettings | None = None) -> Verdict:
+    settings = RuleSettings(
+        severity=rule.severity,
+        max_findings=0,
+        limits=rule.defaults(),
+        target=target or TargetSettings(),
+    )
+    return rule.check(store.facts(), settings)
+
+
+def texts(verdict: Verdict) -> list[str]:
+    return [finding.text for finding in verdict.findings]
+
+
+def test_catalogue_order_ids_and_group() -> None:
+    assert [r.id for r in groups.RULES] == [
+        "group-admin-rename",
+        "group-merge-escalation",
+        "membership-integrity",
+    ]
+    assert {r.group for r in groups.RULES} == {"groups"}
+    assert [r.severity for r in groups.RULES] == ["warning", "warning", "error"]
+    for each in groups.RULES:
+        assert each.needs == ("entities",)
+        assert "cwd_membership" in each.sql or "globalpermissionentry" in each.sql
+
+
+# --- group-admin-rename ---------------------------------------------------------------
+
+
+def test_admin_rename_names_who_gains_in_both_directions(store: Store) -> None:
+    store.add("jira-administrators", "admin", "carol")
+    store.add("Administrators", "admin", "Bob")
+    store.permission("jira-administrators", "ADMINISTER")
+    store.permission("jira-administrators", "SYSTEM_ADMIN")
+    store.permission("administrators", "BULK_CHANGE")
+
+    verdict = run(groups.group_admin_rename, store)
+
+    assert texts(verdict) == [
+        "Bob from Administrators gains the rights of jira-administrators"
+        " (ADMINISTER, SYSTEM_ADMIN)",
+        "carol from jira-administrators gains the rights of Administrators (BULK_CHANGE)",
+    ]
+    assert verdict.findings[0].fields["user"] == "Bob"
+    assert verdict.findings[0].fields["from_group"] == "Administrators"
+    assert verdict.observed == 2
+    assert "2 users" in verdict.summary
+    assert verdict.summary.count(".") == 1
+
+
+def test_admin_rename_follows_child_groups_one_level(store: Store) -> None:
+    store.add("jira-administrators", "admin")
+    store.add("administrators", "admin")
+    store.add("ops", "dave")
+    store.nest("administrators", "ops")
+
+    verdict = run(groups.group_admin_rename, store)
+
+    assert texts(verdict) == [
+        "dave (via child group ops) from administrators gains the rights of jira-administrators"
+    ]
+
+
+def test_admin_rename_passes_when_only_the_server_group_exists(store: Store) -> None:
+    store.add("jira-administrators", "admin", "carol")
+    store.add("jira-users", "bob")
+
+    verdict = run(groups.group_admin_rename, store)
+
+    assert verdict.findings == ()
+    assert "jira-administrators" in verdict.summary
+
+
+def test_admin_rename_passes_when_both_groups_hold_the_same_users(store: Store) -> None:
+    store.add("jira-administrators", "admin", "carol")
+    store.add("administrators", "CAROL", "admin")
+
+    verdict = run(groups.group_admin_rename, store)
+
+    assert verdict.findings == ()
+    assert "same members" in verdict.summary
+
+
+# --- group-merge-escalation ----------------------------------------------------------
+
+
+def test_merge_reports_groups_named_like_cloud_groups(store: Store) -> None:
+    store.add("site-admins", "alice", "bob")
+    store.permission("site-admins", "ADMINISTER")
+    store.add("jira-administrators", "admin")
+    store.permission("jira-administrators", "ADMINISTER")
+    store.permission("jira-administrators", "SYSTEM_ADMIN")
+    store.add("Confluence-Users", "erin")
+    store.add("devs", "frank")
+    store.nest("confluence-users", "devs")
+    store.add("jira-software-users")  # empty: nobody gains anything
+    store.add("developers", "gina")  # not a Cloud group
+
+    verdict = run(groups.group_merge_escalation, store)
+
+    assert texts(verdict) == [
+        "Confluence-Users: erin, frank (via child group devs)",
+        "jira-administrators (becomes administrators; holds ADMINISTER, SYSTEM_ADMIN): admin",
+        "site-admins (holds ADMINISTER): alice, bob",
+    ]
+    assert verdict.findings[0].fields["nested"] == {"frank": "devs"}
+    assert verdict.findings[2].fields["admin_permissions"] == ["ADMINISTER"]
+    assert verdict.summary == (
+        "3 backup groups (2 holding ADMINISTER or SYSTEM_ADMIN) merge into same-named"
+        " Cloud groups, giving 5 users those groups' access."
+    )
+
+
+def test_merge_uses_the_configured_cloud_groups(store: Store) -> None:
+    store.add("site-admins", "alice")
+    store.add("helpdesk", "bob")
+
+    verdict = run(groups.group_merge_escalation, store, TargetSettings(cloud_groups=("HelpDesk",)))
+
+    assert texts(verdict) == ["helpdesk: bob"]
+
+
+def test_merge_passes_without_same_named_groups(store: Store) -> None:
+    store.add("jira-users", "alice")
+    store.add("developers", "bob")
+
+    verdict = run(groups.group_merge_escalation, store)
+
+    assert verdict.findings == ()
+    assert "escalates no one" in verdict.summary
+
+
+def test_overwrite_explains_that_cloud_users_are_deleted(store: Store) -> None:
+    store.add("site-admins", "alice")
+    store.user("bob")
+    store.user("BOB", directory="2")  # the same user in a second directory
+
+    verdict = run(groups.group_merge_escalation, store, TargetSettings(users="overwrite"))
+
+    assert len(verdict.findings) == 1
+    assert "Confluence access only" in verdict.findings[0].text
+    assert verdict.findings[0].fields == {"strategy": "overwrite", "backup_users": 2}
+    assert "deletes every existing Cloud user" in verdict.summary
+    assert "2 users" in verdict.summary
+
+
+def test_overwrite_findings_do_not_depend_on_groups(store: Store) -> None:
+    store.user("alice")
+
+    verdict = run(groups.group_merge_escalation, store, TargetSettings(users="overwrite"))
+
+    assert len(verdict.findings) == 1
+
+
+# --- membership-integrity ------------------------------------------------------------
+
+
+def test_membership_integrity_passes_on_consistent_rows(store: Store) -> None:
+    store.add("jira-users", "alice", "bob")
+    store.nest("jira-users", "devs")
+
+    verdict = run(groups.membership_integrity, store)
+
+    assert verdict.findings == ()
+    assert "3 memberships" in verdict.summary
+
+
+def test_membership_integrity_reports_duplicates(store: Store) -> None:
+    group_id = store.group("jira-users")
+    user_id = store.user("alice")
+    first = store.membership(group_id, "jira-users", user_id, "alice")
+    second = store.membership(group_id, "jira-users", user_id, "alice")
+
+    verdict = run(groups.membership_integrity, store)
+
+    assert texts(verdict) == [f"membership {second} (jira-users > alice): duplicate of id {first}"]
+    assert verdict.findings[0].fields["problems"] == [f"duplicate of id {first}"]
+
+
+def test_membership_integrity_reports_missing_and_renamed_rows(store: Store) -> None:
+    group_id = store.group("jira-users")
+    robert = store.user("robert")
+    devs = store.group("devs")
+    missing_parent = store.membership("123", "ghosts", robert, "robert")
+    renamed_child = store.membership(group_id, "jira-users", robert, "bob")
+    missing_child = store.membership(group_id, "jira-users", "456", "nobody")
+    missing_group_child = store.membership(group_id, "jira-users", "789", "qa", "GROUP_GROUP")
+    renamed_parent = store.membership(devs, "Developers", robert, "Robert")
+
+    verdict = run(groups.membership_integrity, store)
+
+    assert texts(verdict) == [
+        f"membership {missing_parent} (ghosts > robert): parentId 123 has no Group row",
+        f"membership {renamed_child} (jira-users > bob):"
+        f" childName 'bob' but childId {robert} is 'robert'",
+        f"membership {missing_child} (jira-users > nobody): childId 456 has no User row",
+        f"membership {missing_group_child} (jira-users > qa): childId 789 has no Group row",
+        f"membership {renamed_parent} (Developers > Robert):"
+        f" parentName 'Developers' but parentId {devs} is 'devs'",
+    ]
+    assert verdict.observed == 5
+    assert "5 membership rows of 5" in verdict.summary
+
+
+def test_membership_integrity_reports_other_directories_and_types(store: Store) -> None:
+    group_id = store.group("jira-users", directory="1")
+    alice = store.user("alice", directory="2")
+    crossed = store.membership(group_id, "jira-users", alice, "alice", directory="1")
+    odd = store.membership(group_id, "jira-users", alice, "alice", kind="GROUP_ROLE")
+
+    verdict = run(groups.membership_integrity, store)
+
+    assert texts(verdict) == [
+        f"membership {crossed} (jira-users > alice):"
+        f" directoryId 1 but childId {alice} is in directory 2",
+        f"membership {odd} (jira-users > alice):"
+        " membershipType 'GROUP_ROLE' is neither GROUP_USER nor GROUP_GROUP",
+    ]
+
+
+def test_user_ids_do_not_satisfy_group_children(store: Store) -> None:
+    """A GROUP_GROUP row whose childId is a user id points at no Group."""
+    group_id = store.group("jira-users")
+    alice = store.user("alice")
+    wrong = store.membership(group_id, "jira-users", alice, "alice", kind="GROUP_GROUP")
+
+    verdict = run(groups.membership_integrity, store)
+
+    assert texts(verdict) == [
+        f"membership {wrong} (jira-users > alice): childId {alice} has no Group row"
+    ]
