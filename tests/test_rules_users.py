@@ -367,7 +367,7 @@ def test_annual_tier_band_follows_the_configured_tiers(store: Any) -> None:
     verdict = run(
         user_count_within_plan,
         facts,
-        {"annual_tiers": [10, 100, 200]},
+        {"annual_tiers": ("10", "100", "200")},  # as the YAML config delivers a list
         plan="premium",
         billing="annual",
         user_tier=100,

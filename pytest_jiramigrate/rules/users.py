@@ -511,8 +511,8 @@ where d.active = 1 and u.active = 1
         Threshold("free_limit", 10, "users the Free plan holds"),
         Threshold(
             "annual_tiers",
-            list(JIRA_ANNUAL_TIERS),
-            "upper bounds of the annual user tiers, ascending",
+            JIRA_ANNUAL_TIERS,
+            "upper bounds of the annual user tiers (YAML lists arrive as strings)",
             kind="list",
         ),
     ),
