@@ -337,3 +337,19 @@ def test_user_ids_do_not_satisfy_group_children(store: Store) -> None:
     assert texts(verdict) == [
         f"membership {wrong} (jira-users > alice): childId {alice} has no Group row"
     ]
+
+
+def test_merge_ignores_disabled_directories_and_users_not_imported(store: Store) -> None:
+    store.db.execute("INSERT INTO directory VALUES ('1', 'Jira Internal', 1, 'INTERNAL', 0)")
+    store.db.execute("INSERT INTO directory VALUES ('2', 'Old LDAP', 0, 'CONNECTOR', 1)")
+    admins = store.group("site-admins")
+    alice = store.user("alice")
+    store.membership(admins, "site-admins", alice, "alice")
+    store.membership(admins, "site-admins", "404", "ghost")  # no such user
+    old_admins = store.group("site-admins", directory="2")
+    mallory = store.user("mallory", directory="2")
+    store.membership(old_admins, "site-admins", mallory, "mallory", directory="2")
+
+    verdict = run(groups.group_merge_escalation, store)
+
+    assert texts(verdict) == ["site-admins: alice"]

@@ -5,9 +5,13 @@ backup groups into same-named Cloud groups when users are merged (or deletes
 every Cloud user when they are overwritten), and fails on memberships that
 do not point at the rows they name.
 
-A user is identified by the lower-case username: the same username in
-several directories is one user, and a group is identified by its lower-case
-name across directories.
+Users are the ones the import creates (:func:`users.counted_users`: one per
+username, none from disabled directories); a group is identified by its
+lower-case name across enabled directories, and memberships of disabled
+directories are ignored.  A membership is counted in whichever enabled
+directory it is, whether or not that directory's copy of the user is
+shadowed: Jira can aggregate memberships across directories, and a warning
+that lists one user too many is safer than one that misses an escalation.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from pytest_jiramigrate.rules.base import (
     passed,
     rule,
 )
+from pytest_jiramigrate.rules.users import counted_users
 
 SERVER_ADMIN_GROUP = "jira-administrators"
 CLOUD_ADMIN_GROUP = "administrators"
@@ -52,44 +57,60 @@ def cloud_name(lower_group: str) -> str:
 
 
 def backup_groups(facts: Facts) -> dict[str, str]:
-    """Every group of the backup: lower-case name -> name as written (one per lower name)."""
+    """Every group the import brings: lower-case name -> name as written (one per lower name).
+
+    Groups of disabled directories are left out, as Jira ignores those directories.
+    """
     rows = facts.query(
-        "SELECT coalesce(lower_name, lower(name)) AS lower_name, min(name) AS name"
-        " FROM grp GROUP BY 1 ORDER BY 1"
+        "SELECT coalesce(g.lower_name, lower(g.name)) AS lower_name, min(g.name) AS name"
+        " FROM grp AS g LEFT JOIN directory AS d ON d.id = g.directory_id"
+        " WHERE coalesce(d.active, 1) != 0 GROUP BY 1 ORDER BY 1"
     )
     return {row["lower_name"]: row["name"] for row in rows}
 
 
-def group_members(facts: Facts, lower_group: str) -> list[Member]:
-    """The users of a group: direct members, then members of its direct child groups.
+#: Memberships of enabled directories (and of pre-4.3 backups, which have none).
+_LIVE_MEMBERSHIPS = """
+WITH live AS (
+    SELECT coalesce(m.lower_parent_name, lower(m.parent_name)) AS lower_parent,
+           m.child_name, coalesce(m.lower_child_name, lower(m.child_name)) AS lower_child,
+           m.membership_type
+    FROM membership AS m LEFT JOIN directory AS d ON d.id = m.directory_id
+    WHERE coalesce(d.active, 1) != 0)
+"""
 
-    Nested groups are followed one level only; a direct membership wins over a
-    nested one for the same user.  Sorted by lower-case username.
+
+def imported_user_names(facts: Facts) -> dict[str, str]:
+    """Lower-case username -> username of every user the import creates (``counted_users``)."""
+    return {user.lower_user_name: user.user_name for user in counted_users(facts)}
+
+
+def group_members(facts: Facts, lower_group: str, users: Mapping[str, str]) -> list[Member]:
+    """The imported users of a group: direct members, then members of its direct child groups.
+
+    ``users`` maps the lower-case names of imported users to their names
+    (:func:`imported_user_names`); a membership naming anyone else gives no
+    one access.  Nested groups are followed one level only; a direct
+    membership wins over a nested one.  Sorted by lower-case username.
     """
     direct = facts.query(
-        "SELECT DISTINCT child_name, coalesce(lower_child_name, lower(child_name)) AS lower_child"
-        " FROM membership"
-        " WHERE coalesce(lower_parent_name, lower(parent_name)) = ? AND membership_type = ?",
+        _LIVE_MEMBERSHIPS + "SELECT DISTINCT lower_child AS lower_user, NULL AS via FROM live"
+        " WHERE lower_parent = ? AND membership_type = ?",
         (lower_group, GROUP_USER),
     )
     nested = facts.query(
-        "SELECT DISTINCT inner_m.child_name,"
-        " coalesce(inner_m.lower_child_name, lower(inner_m.child_name)) AS lower_child,"
-        " outer_m.child_name AS via"
-        " FROM membership AS outer_m JOIN membership AS inner_m"
-        " ON coalesce(inner_m.lower_parent_name, lower(inner_m.parent_name))"
-        "  = coalesce(outer_m.lower_child_name, lower(outer_m.child_name))"
-        " WHERE coalesce(outer_m.lower_parent_name, lower(outer_m.parent_name)) = ?"
-        " AND outer_m.membership_type = ? AND inner_m.membership_type = ?",
+        _LIVE_MEMBERSHIPS
+        + "SELECT DISTINCT inner_m.lower_child AS lower_user, outer_m.child_name AS via"
+        " FROM live AS outer_m JOIN live AS inner_m ON inner_m.lower_parent = outer_m.lower_child"
+        " WHERE outer_m.lower_parent = ? AND outer_m.membership_type = ?"
+        " AND inner_m.membership_type = ? ORDER BY via",
         (lower_group, GROUP_GROUP, GROUP_USER),
     )
     members: dict[str, Member] = {}
-    for row in direct:
-        members.setdefault(row["lower_child"], Member(row["child_name"], row["lower_child"]))
-    for row in nested:
-        members.setdefault(
-            row["lower_child"], Member(row["child_name"], row["lower_child"], row["via"])
-        )
+    for row in [*direct, *nested]:
+        lower_user = row["lower_user"]
+        if lower_user in users:
+            members.setdefault(lower_user, Member(users[lower_user], lower_user, row["via"]))
     return [members[key] for key in sorted(members)]
 
 
@@ -163,14 +184,19 @@ def _gains(
 def group_admin_rename(facts: Facts, settings: RuleSettings) -> Verdict:
     groups = backup_groups(facts)
     if SERVER_ADMIN_GROUP not in groups or CLOUD_ADMIN_GROUP not in groups:
-        present = [name for name in (SERVER_ADMIN_GROUP, CLOUD_ADMIN_GROUP) if name in groups]
-        what = " and ".join(present) if present else "neither group"
-        return passed(
-            f"The backup has {what} but not both of jira-administrators and administrators,"
-            " so Cloud's rename merges no members."
-        )
-    server_admins = group_members(facts, SERVER_ADMIN_GROUP)
-    cloud_admins = group_members(facts, CLOUD_ADMIN_GROUP)
+        if SERVER_ADMIN_GROUP in groups or CLOUD_ADMIN_GROUP in groups:
+            present, absent = (
+                (SERVER_ADMIN_GROUP, CLOUD_ADMIN_GROUP)
+                if SERVER_ADMIN_GROUP in groups
+                else (CLOUD_ADMIN_GROUP, SERVER_ADMIN_GROUP)
+            )
+            what = f"{present} but no {absent} group"
+        else:
+            what = f"neither {SERVER_ADMIN_GROUP} nor {CLOUD_ADMIN_GROUP}"
+        return passed(f"The backup has {what}, so Cloud's admin-group rename merges no members.")
+    users = imported_user_names(facts)
+    server_admins = group_members(facts, SERVER_ADMIN_GROUP, users)
+    cloud_admins = group_members(facts, CLOUD_ADMIN_GROUP, users)
     findings = [
         *_gains(
             cloud_admins,
@@ -228,7 +254,7 @@ def _merged_group_finding(
 
 
 def _overwrite_verdict(facts: Facts) -> Verdict:
-    users = facts.scalar("SELECT count(DISTINCT lower_user_name) FROM user") or 0
+    users = len(counted_users(facts))
     text = (
         "Overwriting users deletes every existing Cloud user, including users with"
         f" Confluence access only, and replaces them with the backup's {_plural(users, 'user')}."
@@ -285,10 +311,11 @@ def group_merge_escalation(facts: Facts, settings: RuleSettings) -> Verdict:
     findings = []
     gaining: set[str] = set()
     admin_groups = 0
+    users = imported_user_names(facts)
     for lower_group, name in backup_groups(facts).items():
         if cloud_name(lower_group) not in cloud_groups:
             continue
-        members = group_members(facts, lower_group)
+        members = group_members(facts, lower_group, users)
         if not members:
             continue
         finding = _merged_group_finding(facts, lower_group, name, members)
@@ -311,39 +338,55 @@ def group_merge_escalation(facts: Facts, settings: RuleSettings) -> Verdict:
     )
 
 
-#: Membership rows with the Group/User row each id points at (NULL when there is none).
-_MEMBERSHIP_TARGETS = """
-SELECT m.id, m.parent_id, m.child_id, m.membership_type, m.parent_name, m.child_name,
-       m.directory_id, m.line,
-       coalesce(m.lower_parent_name, lower(m.parent_name)) AS lower_parent,
-       coalesce(m.lower_child_name, lower(m.child_name)) AS lower_child,
-       first_value(m.id) OVER same_key AS first_id,
-       row_number() OVER same_key AS nth,
-       p.found AS parent_found, p.name AS parent_row_name, p.lower_name AS parent_row_lower,
-       p.directory_id AS parent_row_directory,
-       coalesce(cu.found, cg.found) AS child_found,
-       coalesce(cu.name, cg.name) AS child_row_name,
-       coalesce(cu.lower_name, cg.lower_name) AS child_row_lower,
-       coalesce(cu.directory_id, cg.directory_id) AS child_row_directory
-FROM membership AS m
-LEFT JOIN (SELECT id, 1 AS found, min(name) AS name,
-                  min(coalesce(lower_name, lower(name))) AS lower_name,
-                  min(directory_id) AS directory_id
-           FROM grp GROUP BY id) AS p ON p.id = m.parent_id
-LEFT JOIN (SELECT id, 1 AS found, min(user_name) AS name,
-                  min(coalesce(lower_user_name, lower(user_name))) AS lower_name,
-                  min(directory_id) AS directory_id
-           FROM user GROUP BY id) AS cu
-       ON cu.id = m.child_id AND m.membership_type = 'GROUP_USER'
-LEFT JOIN (SELECT id, 1 AS found, min(name) AS name,
-                  min(coalesce(lower_name, lower(name))) AS lower_name,
-                  min(directory_id) AS directory_id
-           FROM grp GROUP BY id) AS cg
-       ON cg.id = m.child_id AND m.membership_type = 'GROUP_GROUP'
-WHERE m.parent_id IS NOT NULL OR m.child_id IS NOT NULL
-WINDOW same_key AS (PARTITION BY m.parent_id, m.child_id, m.membership_type
-                    ORDER BY CAST(m.id AS INTEGER), m.id)
-ORDER BY CAST(m.id AS INTEGER), m.id
+#: Membership rows that may break the import, with the Group/User row each id points at
+#: (``*_found`` is NULL when there is none).  Duplicates are ranked on narrow rows first,
+#: so that only suspect rows are sorted; ``membership_problems`` says what is wrong.
+_SUSPECT_MEMBERSHIPS = """
+WITH ranked AS (
+    SELECT rowid AS rid, first_value(id) OVER same_key AS first_id,
+           row_number() OVER same_key AS nth
+    FROM membership
+    WHERE parent_id IS NOT NULL OR child_id IS NOT NULL
+    WINDOW same_key AS (PARTITION BY parent_id, child_id, membership_type
+                        ORDER BY CAST(id AS INTEGER), id)
+),
+grp_by_id AS (
+    SELECT id, 1 AS found, min(name) AS name,
+           min(coalesce(lower_name, lower(name))) AS lower_name,
+           min(directory_id) AS directory_id
+    FROM grp GROUP BY id
+),
+user_by_id AS (
+    SELECT id, 1 AS found, min(user_name) AS name,
+           min(coalesce(lower_user_name, lower(user_name))) AS lower_name,
+           min(directory_id) AS directory_id
+    FROM user GROUP BY id
+),
+targets AS (
+    SELECT m.id, m.parent_id, m.child_id, m.membership_type, m.parent_name, m.child_name,
+           m.directory_id, m.line, r.first_id, r.nth,
+           coalesce(m.lower_parent_name, lower(m.parent_name)) AS lower_parent,
+           coalesce(m.lower_child_name, lower(m.child_name)) AS lower_child,
+           p.found AS parent_found, p.name AS parent_row_name,
+           p.lower_name AS parent_row_lower, p.directory_id AS parent_row_directory,
+           coalesce(cu.found, cg.found) AS child_found,
+           coalesce(cu.name, cg.name) AS child_row_name,
+           coalesce(cu.lower_name, cg.lower_name) AS child_row_lower,
+           coalesce(cu.directory_id, cg.directory_id) AS child_row_directory
+    FROM ranked AS r
+    JOIN membership AS m ON m.rowid = r.rid
+    LEFT JOIN grp_by_id AS p ON p.id = m.parent_id
+    LEFT JOIN user_by_id AS cu ON cu.id = m.child_id AND m.membership_type = 'GROUP_USER'
+    LEFT JOIN grp_by_id AS cg ON cg.id = m.child_id AND m.membership_type = 'GROUP_GROUP'
+)
+SELECT * FROM targets
+WHERE nth > 1
+   OR membership_type IS NULL OR membership_type NOT IN ('GROUP_USER', 'GROUP_GROUP')
+   OR parent_found IS NULL OR parent_row_lower IS NOT lower_parent
+   OR parent_row_directory IS NOT directory_id
+   OR child_found IS NULL OR child_row_lower IS NOT lower_child
+   OR child_row_directory IS NOT directory_id
+ORDER BY CAST(id AS INTEGER), id
 """
 
 
@@ -364,7 +407,7 @@ def _side_problems(row: Mapping[str, Any], side: str, kind: str) -> list[str]:
 
 
 def membership_problems(row: Mapping[str, Any]) -> list[str]:
-    """Every reason one membership row (from ``_MEMBERSHIP_TARGETS``) breaks the import."""
+    """Every reason one membership row (from ``_SUSPECT_MEMBERSHIPS``) breaks the import."""
     problems = []
     if row["nth"] != 1:
         problems.append(f"duplicate of id {row['first_id']}")
@@ -417,9 +460,8 @@ def membership_problems(row: Mapping[str, Any]) -> list[str]:
 )
 def membership_integrity(facts: Facts, settings: RuleSettings) -> Verdict:
     findings = []
-    checked = 0
-    for row in facts.rows(_MEMBERSHIP_TARGETS):
-        checked += 1
+    checked = facts.scalar("SELECT count(*) FROM membership") or 0
+    for row in facts.rows(_SUSPECT_MEMBERSHIPS):
         values = dict(row)
         problems = membership_problems(values)
         if problems:
