@@ -147,6 +147,32 @@ def test_real_backup_is_clean_and_streams_what_zipfile_reads(tmp_path: Path) -> 
             assert read_all(Path(path), member.name, size=1000) == expected
 
 
+class _Unseekable(io.RawIOBase):
+    """A write-only sink: zipfile then writes data descriptors, as Java's ZipOutputStream does."""
+
+    def __init__(self, sink: io.BytesIO) -> None:
+        self._sink = sink
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: object) -> int:
+        return self._sink.write(data)  # type: ignore[arg-type]
+
+
+def test_zip_with_data_descriptors_is_clean(tmp_path: Path) -> None:
+    sink = io.BytesIO()
+    with zipfile.ZipFile(_Unseekable(sink), "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("entities.xml", ENTITIES)
+    path = tmp_path / "a.zip"
+    path.write_bytes(sink.getvalue())
+    with zipfile.ZipFile(path) as archive:
+        assert archive.getinfo("entities.xml").flag_bits & 0x8
+
+    assert kinds(inspect_zip(path, LIMITS)) == []
+    assert read_all(path, "entities.xml") == ENTITIES
+
+
 def test_misnamed_real_entity_file_is_named(tmp_path: Path) -> None:
     path = Path(shutil.copy(CORPUS / "jira-4.4-misnamed-entities.zip", tmp_path))
     layout = locate_backup_files(inspect_zip(path, LIMITS))
@@ -185,6 +211,9 @@ def test_directory_path(tmp_path: Path) -> None:
     inspection = inspect_zip(tmp_path, LIMITS)
     assert kinds(inspection) == ["is-directory"]
     assert "zip its contents" in inspection.problems[0].detail
+    with pytest.raises(ArchiveReadError) as raised:
+        open_member(tmp_path, "entities.xml", LIMITS)
+    assert raised.value.kind == "is-directory"
 
 
 def test_unreadable_file_by_permissions(tmp_path: Path) -> None:
@@ -217,6 +246,9 @@ def test_permission_error_becomes_unreadable(
     inspection = inspect_zip(path, LIMITS)
     assert kinds(inspection) == ["unreadable"]
     assert "permission denied" in inspection.problems[0].detail
+    with pytest.raises(ArchiveReadError) as raised:
+        open_member(path, "entities.xml", LIMITS)
+    assert raised.value.kind == "unreadable"
 
 
 def _tar_gz(path: Path) -> None:

@@ -31,9 +31,10 @@ BOMB_RATIO_MIN_SIZE = 1024 * 1024
 #: While streaming, the ratio guard waits for this much output so a highly
 #: compressible XML header does not trip it before the ratio has settled.
 STREAM_RATIO_GRACE = 4 * 1024 * 1024
-#: Compressed bytes read from disk per step; small enough that zlib's
-#: ``unconsumed_tail`` copies stay cheap, large enough to keep syscalls rare.
-COMPRESSED_CHUNK = 64 * 1024
+#: Compressed bytes read per step are a quarter of the output asked for (XML
+#: deflates 5-20x, so one step usually covers a read), at least this much.
+#: Larger steps would make zlib's ``unconsumed_tail`` copies dominate small reads.
+MIN_COMPRESSED_STEP = 16 * 1024
 #: Output produced per step by ``read(-1)``.
 OUTPUT_CHUNK = 1024 * 1024
 #: How much of a candidate XML file is read to recognise what it holds.
@@ -421,11 +422,14 @@ def open_member(path: Path, name: str, limits: ArchiveLimits) -> MemberStream:
     here and from ``read()``.
     """
     try:
+        path_problem = _path_problem(path)
+        if path_problem is not None:
+            raise ArchiveReadError(path_problem.kind, name, path_problem.detail)
         fp = path.open("rb")
     except PermissionError as error:
         raise ArchiveReadError("unreadable", name, _unreadable(path).detail) from error
     except OSError as error:
-        raise ArchiveReadError("not-found", name, f"{path} cannot be opened: {error}.") from error
+        raise ArchiveReadError("unreadable", name, f"{path} cannot be opened: {error}.") from error
     try:
         info = _checked_info(path, fp, name, limits)
         data_offset = _data_offset(fp, info, fp.seek(0, io.SEEK_END))
@@ -528,8 +532,8 @@ class MemberStream(io.BufferedIOBase, BinaryIO):
         """Up to ``wanted`` decompressed bytes, or b"" once the member ended cleanly."""
         try:
             while not self._finished:
-                if not self._pending and self._compressed_left:
-                    self._pending = self._read_compressed(wanted)
+                if self._needs_input(wanted):
+                    self._pending += self._read_compressed(wanted)
                 output = self._produce(wanted)
                 if output:
                     self._account(output)
@@ -544,9 +548,19 @@ class MemberStream(io.BufferedIOBase, BinaryIO):
                 f"'{self._name}' is damaged ({error}); copy the zip again or take a new backup.",
             ) from error
 
+    def _needs_input(self, wanted: int) -> bool:
+        """Top up the compressed input before it runs short, so that one
+        decompress call usually fills the whole read: joining compressed
+        bytes is far cheaper than joining the (larger) output."""
+        if not self._compressed_left:
+            return False
+        if self._inflater is None:
+            return not self._pending
+        return len(self._pending) < max(wanted // 4, 1)
+
     def _read_compressed(self, wanted: int) -> bytes:
         # Stored data is read exactly as asked, so it is returned without slicing.
-        step = COMPRESSED_CHUNK if self._inflater is not None else max(wanted, COMPRESSED_CHUNK)
+        step = max(wanted // 4, MIN_COMPRESSED_STEP) if self._inflater is not None else wanted
         chunk = self._fp.read(min(step, self._compressed_left))
         if not chunk:
             raise ArchiveReadError(
