@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 
 #: modules that each add one subcommand
-SUBCOMMANDS: tuple[str, ...] = ("pytest_jiramigrate.synth",)
+SUBCOMMANDS: tuple[str, ...] = ("pytest_jiramigrate.synth", "pytest_jiramigrate.split")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -92,9 +92,7 @@ CREATE INDEX attachment_issue ON attachment (issue_id);
 def create(path: Path) -> sqlite3.Connection:
     """Create an empty store at ``path`` for a scan to fill."""
     db = sqlite3.connect(path, isolation_level=None)
-    db.executescript(
-        "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA cache_size=-16000;"
-    )
+    db.executescript("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA cache_size=-16000;")
     db.executescript("BEGIN;" + SCHEMA + "COMMIT;")
     db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
     return db
@@ -153,8 +151,9 @@ class Facts:
             "comments": scalar("SELECT count(*) FROM comment") or 0,
             "attachments": scalar("SELECT count(*) FROM attachment") or 0,
             "attachment_bytes": scalar("SELECT coalesce(sum(filesize), 0) FROM attachment"),
-            "rows": scalar("SELECT coalesce(sum(rows), 0) FROM entity_count WHERE file = ?",
-                           ("entities.xml",)),
+            "rows": scalar(
+                "SELECT coalesce(sum(rows), 0) FROM entity_count WHERE file = ?", ("entities.xml",)
+            ),
         }
 
     def meta_json(self, key: str) -> Any:

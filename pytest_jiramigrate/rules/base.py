@@ -4,11 +4,13 @@ A rule reads like its documentation: an id, a one-line title, why Jira Cloud
 cares, how to fix it on the server (with the SQL that finds the offenders),
 its thresholds, and a short ``check`` that queries the facts store.  Built-in
 and third-party rules are the same kind of object and reach the plugin through
-the same pluggy hook (``jiramigrate_rules``).
+the same pluggy hook (``pytest_jiramigrate_rules``).
 """
 
 from __future__ import annotations
 
+import inspect
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
@@ -22,7 +24,12 @@ SEVERITIES: tuple[Severity, ...] = ("error", "warning", "off")
 
 #: What a rule reads.  A rule whose source could not be read is not run: its
 #: item is skipped with "not checked: <why>", never shown as passed.
-Source = Literal["archive", "entities", "activeobjects", "media"]
+#: ``entities.xml``/``activeobjects.xml``: the member's bytes were streamed
+#: (its XML may still be broken); ``entities``/``activeobjects``: its XML was
+#: read to the end, so its facts are complete.
+Source = Literal[
+    "archive", "entities.xml", "entities", "activeobjects.xml", "activeobjects", "media"
+]
 
 ThresholdKind = Literal["int", "size", "str", "bool", "choice", "list"]
 
@@ -59,9 +66,11 @@ class Verdict:
     """What a check observed.
 
     The item fails when ``len(findings)`` exceeds the rule's ``max_findings``.
-    ``summary`` is the one-sentence first line of the failure message (and the
-    JUnit failure message).  ``observed``/``limit`` become JUnit properties for
-    count-style rules; ``properties`` adds rule-specific ones.
+    ``advisories`` never fail the item (unless warnings are made errors): they
+    are for what "may work", such as a Jira version Cloud does not promise to
+    import.  ``summary`` is the one-sentence first line of the failure message
+    (and the JUnit failure message).  ``observed``/``limit`` become JUnit
+    properties for count-style rules; ``properties`` adds rule-specific ones.
     """
 
     findings: Sequence[Finding]
@@ -69,6 +78,7 @@ class Verdict:
     observed: Any = None
     limit: Any = None
     properties: Mapping[str, str] = field(default_factory=dict)
+    advisories: Sequence[Finding] = ()
 
 
 @dataclass(frozen=True)
@@ -127,17 +137,23 @@ def rule(
             id=id,
             title=title,
             why=" ".join(why.split()),
-            fix=fix.strip(),
+            fix=paragraphs(fix),
             check=check,
             severity=severity,
             thresholds=tuple(thresholds),
             needs=tuple(needs),
-            sql=sql.strip(),
+            sql=inspect.cleandoc(sql),
             target=target,
             group=group,
         )
 
     return declare
+
+
+def paragraphs(text: str) -> str:
+    """Flow a docstring-like text: one line per paragraph, paragraphs split by a blank line."""
+    blocks = re.split(r"\n\s*\n", inspect.cleandoc(text))
+    return "\n".join(" ".join(block.split()) for block in blocks if block.strip())
 
 
 def passed(summary: str = "", **extra: Any) -> Verdict:

@@ -1,0 +1,51 @@
+"""Running one rule against the facts: the outcome every report is made from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from pytest_jiramigrate.facts import Facts
+from pytest_jiramigrate.rules.base import Rule, RuleSettings, Verdict
+
+#: ``error`` means the rule could not run (its input is unreadable, or it raised).
+Status = Literal["passed", "failed", "warning", "skipped", "error"]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    rule: Rule
+    target: str
+    settings: RuleSettings
+    status: Status
+    verdict: Verdict | None = None
+    #: why the rule was skipped or could not run
+    reason: str = ""
+
+    @property
+    def findings(self) -> int:
+        return len(self.verdict.findings) if self.verdict else 0
+
+    @property
+    def summary(self) -> str:
+        return self.verdict.summary if self.verdict else self.reason
+
+
+def evaluate(rule: Rule, facts: Facts, settings: RuleSettings, target: str) -> Outcome:
+    """Check ``rule``; a rule that raises becomes an ``error`` outcome, not a crash."""
+    if settings.severity == "off":
+        return Outcome(rule, target, settings, "skipped", reason="severity is off in the config")
+    for source in rule.needs:
+        missing = facts.missing(source)
+        if missing:
+            return Outcome(rule, target, settings, "error", reason=f"not checked: {missing}")
+    try:
+        verdict = rule.check(facts, settings)
+    except Exception as error:  # a third-party rule must not take down the session
+        reason = f"rule {rule.id} raised {type(error).__name__}: {error}"
+        return Outcome(rule, target, settings, "error", reason=reason)
+    if len(verdict.findings) <= settings.max_findings:
+        status: Status = "warning" if verdict.advisories else "passed"
+        return Outcome(rule, target, settings, status, verdict)
+    status = "failed" if settings.severity == "error" else "warning"
+    return Outcome(rule, target, settings, status, verdict)

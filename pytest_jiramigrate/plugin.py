@@ -1,0 +1,139 @@
+"""pytest glue: options, configuration, collection, terminal output and reports.
+
+Without ``--jira-backup`` (or its ini key) this module only adds options and
+hook specs: nothing is imported, scanned or collected.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pytest
+
+from pytest_jiramigrate import hookspecs
+
+if TYPE_CHECKING:
+    from pytest_jiramigrate.session import JiraSession
+
+SESSION_KEY = pytest.StashKey["JiraSession"]()
+
+OPTIONS: tuple[tuple[str, str, str], ...] = (
+    ("backup", "PATH", "the Jira site backup zip (entities.xml + activeobjects.xml) to check"),
+    ("config", "PATH", "YAML thresholds (default: jiramigrate.yaml in the rootdir, if present)"),
+    ("report", "PATH", "write the JSON readiness report (schema jiramigrate-report/1) here"),
+)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("jiramigrate", "Jira Cloud migration readiness")
+    for name, metavar, help_text in OPTIONS:
+        group.addoption(f"--jira-{name}", dest=f"jira_{name}", metavar=metavar, help=help_text)
+        parser.addini(f"jira_{name}", help_text, type="string", default="")
+    group.addoption(
+        "--jira-strict",
+        dest="jira_strict",
+        action="store_true",
+        default=None,
+        help="readiness warnings fail too",
+    )
+    parser.addini("jira_strict", "readiness warnings fail too", type="bool", default=False)
+    group.addoption(
+        "--jira-rescan",
+        dest="jira_rescan",
+        action="store_true",
+        default=False,
+        help="scan the backup again even if its facts are cached",
+    )
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    pluginmanager.add_hookspecs(hookspecs)
+
+
+def option_or_ini(config: pytest.Config, name: str) -> str | None:
+    """A ``--jira-<name>`` option, else the ``jira_<name>`` ini key; paths from ini are
+    relative to the ini file's directory (the rootdir without one)."""
+    value = config.getoption(f"jira_{name}")
+    if value:
+        return str(value)
+    ini_value = config.getini(f"jira_{name}")
+    if not ini_value:
+        return None
+    base = config.inipath.parent if config.inipath else config.rootpath
+    return str(base / ini_value)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    backup = option_or_ini(config, "backup")
+    if backup is None:
+        return
+    from pytest_jiramigrate.session import start_session
+
+    jira = start_session(config, config.invocation_params.dir / backup)
+    config.stash[SESSION_KEY] = jira
+    config.pluginmanager.register(ReadinessRun(jira), "jiramigrate-run")
+
+
+class ReadinessRun:
+    """The hooks of a readiness run; all state lives in :class:`JiraSession`."""
+
+    def __init__(self, jira: JiraSession) -> None:
+        self.jira = jira
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_collection_modifyitems(
+        self, session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+    ) -> None:
+        """Add the rule items before ``-k``, ``--lf`` and friends select from them.
+
+        The backup may lie outside the rootdir and the directory may hold no
+        tests, so it is not found by pytest's file collection: its collector is
+        made here, and reported like any collected file.
+        """
+        from pytest_jiramigrate.items import TargetFile
+
+        for target in self.jira.targets:
+            collector = TargetFile.for_target(session, self.jira, target)
+            session.ihook.pytest_collectstart(collector=collector)
+            collected = list(collector.collect())
+            report = pytest.CollectReport(collector.nodeid, "passed", None, collected)
+            session.ihook.pytest_collectreport(report=report)
+            items.extend(collected)
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        """Scan the backup once, before the first rule runs, and show its inventory.
+
+        Nothing is scanned for ``--collect-only`` or when no rule item was selected.
+        """
+        if session.config.option.collectonly or not any(
+            item.nodeid.startswith(f"{t.name}::")
+            for item in session.items
+            for t in self.jira.targets
+        ):
+            return
+        facts = self.jira.facts()
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.ensure_newline()
+            reporter.write_line(self.jira.inventory_line(facts))
+
+    def pytest_report_header(self, config: pytest.Config) -> list[str]:
+        jira = self.jira
+        source = jira.config.path or "built-in defaults"
+        lines = [f"jiramigrate: config {source}"]
+        lines += [f"jiramigrate: {t.kind} {t.path}" for t in jira.targets]
+        return lines
+
+    def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
+        if not self.jira.outcomes:
+            return
+        terminalreporter.section("jiramigrate readiness")
+        for line in self.jira.summary_table():
+            terminalreporter.write_line(line)
+        written = self.jira.written_report
+        if written is not None:
+            terminalreporter.write_line(f"JSON report written to {written}")
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        self.jira.write_json_report()

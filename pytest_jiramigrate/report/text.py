@@ -1,0 +1,69 @@
+"""The failure text of a rule: summary, offenders, why Cloud rejects them, how to fix them."""
+
+from __future__ import annotations
+
+import textwrap
+from dataclasses import dataclass
+from typing import Any
+
+from pytest_jiramigrate.outcome import Outcome
+
+INDENT = "    "
+
+
+def failure_text(outcome: Outcome, max_listed: int, width: int = 100, full: bool = True) -> str:
+    """The four parts of a failure: summary, offenders (capped), why, and how to fix.
+
+    ``full=False`` stops after the offenders, for the warnings summary.
+    """
+    rule, verdict = outcome.rule, outcome.verdict
+    if verdict is None:
+        return outcome.reason
+    findings = verdict.findings or verdict.advisories
+    lines = [verdict.summary, ""]
+    lines.append(f"Offenders ({len(findings)}, allowed {outcome.settings.max_findings}):")
+    lines += [f"  - {finding.text}" for finding in findings[:max_listed]]
+    if len(findings) > max_listed:
+        lines.append(
+            f"  ... and {len(findings) - max_listed} more "
+            "(--jira-report writes all of them to the JSON report)"
+        )
+    if not full:
+        return "\n".join(lines)
+    lines += ["", "Why Jira Cloud cares:"]
+    lines += textwrap.wrap(rule.why, width, initial_indent=INDENT, subsequent_indent=INDENT)
+    lines += ["", "How to fix it on the server, then take a new backup:"]
+    for paragraph in rule.fix.split("\n"):
+        lines += textwrap.wrap(paragraph, width, initial_indent=INDENT, subsequent_indent=INDENT)
+    if rule.sql:
+        lines += ["", "Find them in the Jira database with:"]
+        lines += [INDENT + line for line in rule.sql.splitlines()]
+    return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class Crash:
+    """Where pytest's short summary and JUnit's ``message`` attribute take their line."""
+
+    path: str
+    lineno: int | None
+    message: str
+
+
+@dataclass(frozen=True)
+class FailureRepr:
+    """A failure shown as the rule's own text instead of a Python traceback.
+
+    ``reprcrash.message`` (the one-sentence summary) becomes the JUnit
+    ``message`` attribute and the line in pytest's short test summary.
+    """
+
+    text: str
+    reprcrash: Crash
+
+    def toterminal(self, tw: Any) -> None:
+        for line in self.text.splitlines():
+            tw.line(line)
+
+    def __str__(self) -> str:
+        return self.text

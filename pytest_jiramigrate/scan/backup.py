@@ -1,0 +1,137 @@
+"""Scan a site backup zip into a facts store: the archive, then each XML file once.
+
+Every fault becomes a fact (an archive or XML problem, or a source that could
+not be read and why); nothing here raises for bad input, so the rules can say
+exactly what is wrong and the other rules still run where they can.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import BinaryIO
+
+from pytest_jiramigrate import facts
+from pytest_jiramigrate.config import ArchiveLimits
+from pytest_jiramigrate.scan.activeobjects import scan_activeobjects
+from pytest_jiramigrate.scan.archive import (
+    ArchiveReadError,
+    Inspection,
+    Problem,
+    inspect_zip,
+    locate_backup_files,
+    open_member,
+)
+from pytest_jiramigrate.scan.entities import scan_entities
+
+#: Part of the cache key: bump when the scan would produce different facts.
+SCANNER_VERSION = "1"
+
+
+def sha256_of(path: Path) -> str | None:
+    """The backup's checksum, recorded in the reports for the auditor."""
+    digest = hashlib.sha256()
+    try:
+        with path.open("rb") as stream:
+            while block := stream.read(1 << 20):
+                digest.update(block)
+    except OSError:
+        return None
+    return digest.hexdigest()
+
+
+def scan_backup(path: Path, store: Path, limits: ArchiveLimits) -> None:
+    """Write the facts of the backup at ``path`` into a new store at ``store``."""
+    db = facts.create(store)
+    try:
+        _scan_into(db, path, limits)
+        db.executescript(facts.INDEXES)
+        db.execute("INSERT OR REPLACE INTO meta VALUES ('complete', '1')")
+    finally:
+        db.close()
+
+
+def _scan_into(db: sqlite3.Connection, path: Path, limits: ArchiveLimits) -> None:
+    meta = {"backup_path": str(path), "backup_name": path.name}
+    checksum = sha256_of(path) if path.is_file() else None
+    if checksum:
+        meta["sha256"] = checksum
+        meta["backup_bytes"] = str(path.stat().st_size)
+    db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", sorted(meta.items()))
+
+    inspection = inspect_zip(path, limits)
+    _record_archive(db, inspection)
+    if not inspection.readable:
+        reason = "the backup archive is unreadable (see backup-archive)"
+        _sources(db, **dict.fromkeys(_SOURCES, reason))
+        return
+    layout = locate_backup_files(inspection)
+    _problems(db, [(p.kind, p.member, p.detail) for p in layout.problems])
+    entities = layout.entities or _fallback(layout.problems, "entities")
+    activeobjects = layout.activeobjects or _fallback(layout.problems, "activeobjects")
+    if entities:
+        db.execute("INSERT OR REPLACE INTO meta VALUES ('entities_member', ?)", (entities,))
+    _sources(db, archive=None)
+    _read(db, path, entities, limits, scan_entities, "entities")
+    _read(db, path, activeobjects, limits, scan_activeobjects, "activeobjects")
+
+
+def _fallback(problems: Sequence[Problem], what: str) -> str | None:
+    """A nested or misnamed file to scan anyway, so the other rules still run."""
+    for problem in problems:
+        if problem.kind in (f"{what}-nested", f"{what}-missing") and problem.member:
+            return str(problem.member)
+    return None
+
+
+def _read(
+    db: sqlite3.Connection,
+    path: Path,
+    member: str | None,
+    limits: ArchiveLimits,
+    scan: Callable[[BinaryIO, sqlite3.Connection], str | None],
+    source: str,
+) -> None:
+    """Stream one member through its scanner, and record what could be read.
+
+    ``<source>.xml`` is available when the bytes were streamed to the end;
+    ``<source>`` when the XML was also read to the end.
+    """
+    file = f"{source}.xml"
+    if member is None:
+        missing = f"the backup holds no {file} (see {source}-xml-at-root)"
+        _sources(db, **{file: missing, source: missing})
+        return
+    try:
+        with open_member(path, member, limits) as stream:
+            unparsed = scan(stream, db)
+    except ArchiveReadError as error:
+        _problems(db, [(error.kind, error.member, error.detail)])
+        unreadable = f"{file} could not be read: {error.detail} (see backup-archive)"
+        _sources(db, **{file: unreadable, source: unreadable})
+        return
+    _sources(db, **{file: None, source: unparsed})
+
+
+def _record_archive(db: sqlite3.Connection, inspection: Inspection) -> None:
+    db.executemany(
+        "INSERT INTO member VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [
+            (m.name, m.compressed, m.size, m.method, m.encrypted, m.is_dir, m.is_symlink)
+            for m in inspection.members
+        ],
+    )
+    _problems(db, [(p.kind, p.member, p.detail) for p in inspection.problems])
+
+
+def _problems(db: sqlite3.Connection, rows: list[tuple[str, str | None, str]]) -> None:
+    db.executemany("INSERT INTO archive_problem VALUES (?, ?, ?)", rows)
+
+
+_SOURCES = ("archive", "entities.xml", "entities", "activeobjects.xml", "activeobjects")
+
+
+def _sources(db: sqlite3.Connection, **reasons: str | None) -> None:
+    db.executemany("INSERT OR REPLACE INTO source VALUES (?, ?)", sorted(reasons.items()))
