@@ -365,12 +365,20 @@ class _Plan:
     def _apply_user_faults(self, users: list[_User]) -> None:
         spec = self.spec
         domain = spec.email_domain
-        victims = iter(users[1:])
+        candidates = iter(users[1:])
+
+        def victim() -> _User:
+            """The next user to damage: each user fault gets its own, never the admin."""
+            user = next(candidates, None)
+            if user is None:
+                raise ValueError(f"{len(users)} users are too few for the faults {spec.faults}")
+            return user
+
         self.user_faults: list[dict[str, Any]] = []
 
         def damage(fault: str, make_email: Callable[[_User], str | None]) -> None:
             if spec.has(fault):
-                user = next(victims)
+                user = victim()
                 user.email = make_email(user)
                 self.user_faults.append(
                     {"fault": fault, "user": user.username, "email": user.email}
@@ -383,7 +391,7 @@ class _Plan:
         damage("email-missing", lambda u: None)
         next_id = 10000 + len(users)
         if spec.has("email-duplicate"):
-            original, twin = next(victims), next(victims)
+            original, twin = victim(), victim()
             assert original.email is not None
             twin.email = original.email[0].upper() + original.email[1:]
             self.user_faults.append(
@@ -395,7 +403,7 @@ class _Plan:
                 }
             )
         if spec.has("same-user-two-directories"):
-            source = next(victims)
+            source = victim()
             source.directory_id = 1
             users.append(dataclasses.replace(source, id=next_id, directory_id=2))
             next_id += 1
@@ -413,7 +421,7 @@ class _Plan:
             next_id += 1
             self.user_faults.append({"fault": "addon-username", "user": name})
         if spec.has("duplicate-user-in-directory"):
-            source = next(victims)
+            source = victim()
             twin = dataclasses.replace(source, id=next_id, username=source.username.capitalize())
             users.append(twin)
             self.user_faults.append(

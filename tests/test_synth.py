@@ -258,6 +258,11 @@ def test_unknown_fault_is_refused() -> None:
         SynthSpec(faults=("no-such-fault",))
 
 
+def test_too_few_users_for_the_user_faults_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="too few"):
+        write_backup(tmp_path / "b.zip", SynthSpec(users=5, faults=BACKUP_FAULTS))
+
+
 def test_os_user_format(tmp_path: Path) -> None:
     manifest, data = build(tmp_path, os_user_format=True, faults=("email-missing",))
     root = parse(data)
