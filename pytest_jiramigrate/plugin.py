@@ -30,6 +30,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         group.addoption(f"--jira-{name}", dest=f"jira_{name}", metavar=metavar, help=help_text)
         parser.addini(f"jira_{name}", help_text, type="string", default="")
     group.addoption(
+        "--jira-media",
+        dest="jira_media",
+        metavar="PATH",
+        action="append",
+        default=[],
+        help="a media directory or media zip (attachments, avatars, logos); repeat per chunk",
+    )
+    parser.addini("jira_media", "media directories or zips, one per line", type="linelist")
+    group.addoption(
         "--jira-strict",
         dest="jira_strict",
         action="store_true",
@@ -63,13 +72,23 @@ def option_or_ini(config: pytest.Config, name: str) -> str | None:
     return str(base / ini_value)
 
 
+def media_paths(config: pytest.Config) -> list[Path]:
+    """Every ``--jira-media`` (one per chunk), else the ``jira_media`` ini lines."""
+    given = config.getoption("jira_media")
+    if given:
+        return [config.invocation_params.dir / path for path in given]
+    base = config.inipath.parent if config.inipath else config.rootpath
+    return [base / line for line in config.getini("jira_media")]
+
+
 def pytest_configure(config: pytest.Config) -> None:
-    backup = option_or_ini(config, "backup")
-    if backup is None:
+    backup, media = option_or_ini(config, "backup"), media_paths(config)
+    if backup is None and not media:
         return
     from pytest_jiramigrate.session import start_session
 
-    jira = start_session(config, config.invocation_params.dir / backup)
+    backup_path = config.invocation_params.dir / backup if backup else None
+    jira = start_session(config, backup_path, media)
     config.stash[SESSION_KEY] = jira
     config.pluginmanager.register(ReadinessRun(jira), "jiramigrate-run")
 

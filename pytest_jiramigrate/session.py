@@ -21,7 +21,8 @@ from pytest_jiramigrate.facts import Facts
 from pytest_jiramigrate.outcome import Outcome, evaluate
 from pytest_jiramigrate.report.text import failure_text
 from pytest_jiramigrate.rules.base import Rule
-from pytest_jiramigrate.store import backup_facts
+from pytest_jiramigrate.rules.media import set_current_target
+from pytest_jiramigrate.store import backup_store, media_store
 
 
 @dataclass
@@ -61,17 +62,28 @@ class JiraSession:
         return Path(tempfile.mkdtemp(prefix="jiramigrate-"))
 
     def facts(self) -> Facts:
-        """The facts of the backup, scanned once per session (or read from the cache)."""
+        """The facts of the run, scanned once per session (the backup's from the cache)."""
         if self._facts is None:
+            limits, cache = self.config.archive, self.cache_dir()
             backup = self.backup
-            assert backup is not None, "media-only runs are not wired yet"
-            self._facts = backup_facts(
-                backup.path, self.cache_dir(), self.config.archive, self.rescan
-            )
+            store = backup_store(backup.path, cache, limits, self.rescan) if backup else None
+            media = [(t.path, t.name) for t in self.targets if t.kind == "media"]
+            if media:
+                work = Path(tempfile.mkdtemp(prefix="jiramigrate-run-")) / "facts.sqlite"
+                self._facts = media_store(store, media, work, limits)
+            elif store is not None:
+                self._facts = Facts.open(store)
         return self._facts
 
     def check(self, target: Target, rule: Rule) -> Outcome:
-        outcome = evaluate(rule, self.facts(), self.config.rules[rule.id], target.name)
+        facts = self.facts()
+        if target.kind == "media":
+            set_current_target(facts, target.name)
+            facts.db.execute(
+                "INSERT OR REPLACE INTO source SELECT 'media', reason FROM source WHERE name = ?",
+                (f"media:{target.name}",),
+            )
+        outcome = evaluate(rule, facts, self.config.rules[rule.id], target.name)
         self.outcomes[f"{target.name}::{rule.id}"] = outcome
         return outcome
 
@@ -124,19 +136,23 @@ class JiraSession:
 
     def inventory_line(self, facts: Facts) -> str:
         """The backup at a glance, printed once it is scanned."""
+        if self.backup is None:
+            return f"jiramigrate: media only ({len(self.targets)} targets), no backup"
         meta, counts = facts.meta, facts.counts()
         version = meta.get("jira_version", "unknown version")
         parts = ", ".join(f"{value} {name.replace('_', ' ')}" for name, value in counts.items())
         return f"jiramigrate: {meta.get('backup_name')} (Jira {version}): {parts}"
 
     def summary_table(self) -> list[str]:
-        """One line per rule: outcome, findings and id, worst first."""
+        """One line per rule (and target, when there are several): worst first."""
         order = {"failed": 0, "error": 1, "warning": 2, "skipped": 3, "passed": 4}
-        outcomes = sorted(self.outcomes.values(), key=lambda o: (order[o.status], o.rule.id))
-        width = max(len(o.rule.id) for o in outcomes)
+        ranked = sorted(self.outcomes.items(), key=lambda kv: (order[kv[1].status], kv[0]))
+        several = len(self.targets) > 1
+        names = [nodeid if several else outcome.rule.id for nodeid, outcome in ranked]
+        width = max(map(len, names))
         return [
-            f"{o.status.upper():8} {o.rule.id:{width}}  {o.findings:>6} findings  {o.summary}"
-            for o in outcomes
+            f"{o.status.upper():8} {name:{width}}  {o.findings:>6} findings  {o.summary}"
+            for name, (_nodeid, o) in zip(names, ranked)
         ]
 
     def report(self) -> dict[str, Any]:
@@ -174,6 +190,19 @@ class JiraSession:
         self.written_report = path
 
 
+def targets(backup: Path | None, media: Sequence[Path]) -> list[Target]:
+    """The collected targets, named by file name (``site-backup.zip``), kept unique."""
+    found = [Target("backup", backup, backup.name)] if backup is not None else []
+    names = {t.name for t in found}
+    for path in media:
+        name = path.name or str(path)
+        while name in names:
+            name = f"{name}~"
+        names.add(name)
+        found.append(Target("media", path, name))
+    return found
+
+
 def collect_rules(config: pytest.Config) -> list[Rule]:
     """Every rule from the ``pytest_jiramigrate_rules`` hook; ids must be unique."""
     from pytest_jiramigrate import rules as builtin
@@ -195,7 +224,9 @@ def collect_rules(config: pytest.Config) -> list[Rule]:
     return rules
 
 
-def start_session(pytest_config: pytest.Config, backup: Path) -> JiraSession:
+def start_session(
+    pytest_config: pytest.Config, backup: Path | None, media: Sequence[Path]
+) -> JiraSession:
     """Read the rules and the YAML; a bad configuration is a usage error (exit code 4)."""
     from pytest_jiramigrate.plugin import option_or_ini
 
@@ -218,7 +249,7 @@ def start_session(pytest_config: pytest.Config, backup: Path) -> JiraSession:
         pytest_config=pytest_config,
         config=config,
         rules=rules,
-        targets=[Target("backup", backup, backup.name)],
+        targets=targets(backup, media),
         rescan=bool(pytest_config.getoption("jira_rescan")),
         report_path=pytest_config.invocation_params.dir / report if report else None,
     )

@@ -15,13 +15,15 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import sqlite3
 from pathlib import Path
 
 from pytest_jiramigrate import facts
 from pytest_jiramigrate.config import ArchiveLimits
 from pytest_jiramigrate.facts import Facts
-from pytest_jiramigrate.scan.backup import SCANNER_VERSION, scan_backup
+from pytest_jiramigrate.scan.backup import BACKUP_SOURCES, SCANNER_VERSION, scan_backup
+from pytest_jiramigrate.scan.media import scan_media
 
 
 def fingerprint(path: Path, limits: ArchiveLimits) -> str:
@@ -56,13 +58,14 @@ def open_cached(store: Path) -> Facts | None:
     return cached
 
 
-def backup_facts(path: Path, cache_dir: Path, limits: ArchiveLimits, rescan: bool) -> Facts:
-    """The facts of the backup at ``path``: from the cache, or from a new scan."""
+def backup_store(path: Path, cache_dir: Path, limits: ArchiveLimits, rescan: bool) -> Path:
+    """The finished facts store of the backup at ``path``: cached, or from a new scan."""
     store = cache_dir / f"backup-{fingerprint(path, limits)}.sqlite"
     if not rescan:
         cached = open_cached(store)
         if cached is not None:
-            return cached
+            cached.db.close()
+            return store
     partial = store.with_name(f"{store.name}.{os.getpid()}.partial")
     partial.unlink(missing_ok=True)
     try:
@@ -70,4 +73,26 @@ def backup_facts(path: Path, cache_dir: Path, limits: ArchiveLimits, rescan: boo
         os.replace(partial, store)
     finally:
         partial.unlink(missing_ok=True)
-    return Facts.open(store)
+    return store
+
+
+def media_store(
+    backup: Path | None, media: list[tuple[Path, str]], work: Path, limits: ArchiveLimits
+) -> Facts:
+    """A store for a run with media: the backup's facts (if any) plus each target's inventory.
+
+    Media are inventoried on every run (a directory walk reads no contents);
+    the backup's cached store is copied, never written to.
+    """
+    if backup is not None:
+        shutil.copyfile(backup, work)
+        db = sqlite3.connect(work, isolation_level=None, check_same_thread=False)
+    else:
+        db = facts.create(work)
+        db.executemany(
+            "INSERT INTO source VALUES (?, ?)",
+            [(name, "no --jira-backup was given") for name in BACKUP_SOURCES],
+        )
+    for path, name in media:
+        scan_media(path, db, name, limits)
+    return Facts(db)

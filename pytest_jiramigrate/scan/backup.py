@@ -65,7 +65,7 @@ def _scan_into(db: sqlite3.Connection, path: Path, limits: ArchiveLimits) -> Non
     _record_archive(db, inspection)
     if not inspection.readable:
         reason = "the backup archive is unreadable (see backup-archive)"
-        _sources(db, **dict.fromkeys(_SOURCES, reason))
+        _sources(db, **dict.fromkeys(BACKUP_SOURCES, reason))
         return
     layout = locate_backup_files(inspection)
     _problems(db, [(p.kind, p.member, p.detail) for p in layout.problems])
@@ -130,7 +130,7 @@ def _problems(db: sqlite3.Connection, rows: list[tuple[str, str | None, str]]) -
     db.executemany("INSERT INTO archive_problem VALUES (?, ?, ?)", rows)
 
 
-_SOURCES = ("archive", "entities.xml", "entities", "activeobjects.xml", "activeobjects")
+BACKUP_SOURCES = ("archive", "entities.xml", "entities", "activeobjects.xml", "activeobjects")
 
 
 def _sources(db: sqlite3.Connection, **reasons: str | None) -> None:
