@@ -509,3 +509,24 @@ def test_storage_within_plan_uses_the_target_plan(tmp_path: Path) -> None:
     premium = check(rules.storage_within_plan, facts, "m", plan="premium", free_storage=1)
     assert not premium.findings
     assert premium.summary == "The Premium plan has unlimited storage."
+
+
+def test_attachment_paths_name_files_outside_any_layout(tmp_path: Path) -> None:
+    root = write_tree(tmp_path / "media", {**GOOD_TREE, "data/attachments/ABC/notes.txt": b"n"})
+    assert texts(check(rules.attachment_paths, scanned(tmp_path, root), "media")) == [
+        "data/attachments/ABC/notes.txt: not in the "
+        "<PROJECT_KEY>/<BUCKET>/<ISSUE_KEY>/<ATTACHMENT_ID> layout"
+    ]
+
+
+def test_attachments_present_points_at_a_legacy_copy(tmp_path: Path) -> None:
+    db = new_store(tmp_path)
+    add_backup(db)
+    tree = dict(GOOD_TREE)
+    del tree["data/attachments/XYZ/10000/XYZ-7/10102"]
+    tree["data/attachments/XYZ/XYZ-7/10102_y"] = b"y" * 7
+    facts = scanned(tmp_path, write_tree(tmp_path / "media", tree), db=db)
+    assert texts(check(rules.attachments_present, facts, "media")) == [
+        "attachment 10102 (y) of XYZ-7: no file at data/attachments/XYZ/10000/XYZ-7/10102 "
+        "(found at data/attachments/XYZ/XYZ-7/10102_y)"
+    ]
