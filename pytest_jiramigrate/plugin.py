@@ -6,6 +6,7 @@ hook specs: nothing is imported, scanned or collected.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest

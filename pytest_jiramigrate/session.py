@@ -152,7 +152,7 @@ class JiraSession:
         width = max(map(len, names))
         return [
             f"{o.status.upper():8} {name:{width}}  {o.findings:>6} findings  {o.summary}"
-            for name, (_nodeid, o) in zip(names, ranked)
+            for name, (_nodeid, o) in zip(names, ranked, strict=True)
         ]
 
     def report(self) -> dict[str, Any]:

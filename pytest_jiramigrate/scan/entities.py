@@ -147,7 +147,7 @@ class EntitiesScan:
                 "doctype",
                 1,
                 1,
-                "entities.xml declares a DOCTYPE, which Jira never writes (entities are not expanded)",
+                "entities.xml declares a DOCTYPE, which Jira never writes (not expanded)",
             )
         chars = CharScanner(encoding) if bom != "UTF-16" else None
         parser = etree.XMLPullParser(
