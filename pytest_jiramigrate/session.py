@@ -22,6 +22,7 @@ from pytest_jiramigrate.outcome import Outcome, evaluate
 from pytest_jiramigrate.report.text import failure_text
 from pytest_jiramigrate.rules.base import Rule
 from pytest_jiramigrate.rules.media import set_current_target
+from pytest_jiramigrate.sizes import format_size
 from pytest_jiramigrate.store import backup_store, media_store
 
 
@@ -140,7 +141,9 @@ class JiraSession:
             return f"jiramigrate: media only ({len(self.targets)} targets), no backup"
         meta, counts = facts.meta, facts.counts()
         version = meta.get("jira_version", "unknown version")
-        parts = ", ".join(f"{value} {name.replace('_', ' ')}" for name, value in counts.items())
+        attachment_bytes = format_size(counts.pop("attachment_bytes"))
+        parts = ", ".join(f"{value:,} {name}" for name, value in counts.items())
+        parts += f" ({attachment_bytes} of attachments)"
         return f"jiramigrate: {meta.get('backup_name')} (Jira {version}): {parts}"
 
     def summary_table(self) -> list[str]:
