@@ -1,4 +1,5 @@
-"""Readiness configuration: the Cloud target, e-mail domain lists and per-rule thresholds.
+"""Readiness configuration: the Cloud target, e-mail domain lists, per-rule thresholds
+and custom SQL rules.
 
 Read from ``--jira-config``, the ``jira_config`` ini key, or ``jiramigrate.yaml``
 in the rootdir.  Every key has a documented built-in default.
@@ -13,6 +14,7 @@ accepted: no anchors or aliases, no custom tags, bounded size and nesting.
 from __future__ import annotations
 
 import difflib
+import re
 import stat
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -25,6 +27,7 @@ from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from pytest_jiramigrate.rules.base import SEVERITIES, Rule, RuleSettings, Threshold
+from pytest_jiramigrate.rules.custom import custom_rule_entry, format_problem, sql_rule
 from pytest_jiramigrate.sizes import format_size, parse_size
 
 Plan = Literal["free", "standard", "premium", "enterprise"]
@@ -124,6 +127,8 @@ class Config:
     #: offenders listed in a failure message before "and N more"
     max_listed: int = 50
     rules: dict[str, RuleSettings] = field(default_factory=dict)
+    #: the rules of the ``custom_rules:`` section, to be checked beside the hook's rules
+    custom_rules: tuple[Rule, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         """The effective configuration, as recorded in the JSON report.
@@ -158,6 +163,7 @@ class Config:
                 }
                 for rule_id, settings in self.rules.items()
             },
+            "custom_rules": [custom_rule_entry(rule) for rule in self.custom_rules],
         }
 
     def for_rule(self, rule_id: str) -> RuleSettings:
@@ -188,7 +194,13 @@ def find_config(explicit: str | None, ini_value: str | None, rootdir: Path) -> P
 
 
 def load_config(path: Path | None, rules: Sequence[Rule]) -> Config:
-    """Read and validate ``path`` (None: built-in defaults) into settings for every rule."""
+    """Read and validate ``path`` (None: built-in defaults) into settings for every rule.
+
+    ``rules`` are the rules from the ``pytest_jiramigrate_rules`` hook.  The
+    file's ``custom_rules:`` are read first and become :attr:`Config.custom_rules`;
+    the rest of the file is then validated against both, so that
+    ``rules.<custom id>`` overrides work like those of any other rule.
+    """
     document = _Document(path)
     root = None if path is None else _compose(document, _read_text(path))
     return _build_config(document, root, rules)
@@ -219,6 +231,8 @@ _STANDARD_TAGS = frozenset(
     _YAML_TAG + name for name in ("str", "int", "float", "bool", "null", "seq", "map")
 )
 _SECTIONS = ("target", "email", "archive", "report", "rules")
+#: The one top-level key that is a list rather than a section of settings.
+_CUSTOM_RULES = "custom_rules"
 
 
 @dataclass(frozen=True)
@@ -523,9 +537,17 @@ def _rule_fields(rule: Rule) -> dict[str, Converter]:
 
 
 def _read_rules(
-    document: _Document, node: Node | None, rules: Sequence[Rule], target: TargetSettings
+    document: _Document,
+    node: Node | None,
+    rules: Sequence[Rule],
+    target: TargetSettings,
+    default_max_findings: Mapping[str, int],
 ) -> dict[str, RuleSettings]:
-    """Settings for every rule: its defaults, overridden by what ``rules.<id>`` says."""
+    """Settings for every rule: its defaults, overridden by what ``rules.<id>`` says.
+
+    ``max_findings`` defaults to 0 unless ``default_max_findings`` (what a
+    custom rule's entry declares) says otherwise.
+    """
     entries = _entries(document, node, "rules")
     _refuse_unknown(document, entries, [rule.id for rule in rules], "rules", what="rule id")
     settings: dict[str, RuleSettings] = {}
@@ -538,7 +560,7 @@ def _read_rules(
             _rule_fields(rule),
         )
         severity = overrides.pop("severity", rule.severity)
-        max_findings = overrides.pop("max_findings", 0)
+        max_findings = overrides.pop("max_findings", default_max_findings.get(rule.id, 0))
         settings[rule.id] = RuleSettings(
             severity=severity,
             max_findings=max_findings,
@@ -551,19 +573,25 @@ def _read_rules(
 def _build_config(document: _Document, root: Node | None, rules: Sequence[Rule]) -> Config:
     if root is not None and not _is_null(root) and not isinstance(root, MappingNode):
         raise document.error(
-            root, None, f"the top level must be a mapping of sections ({', '.join(_SECTIONS)})"
+            root,
+            None,
+            f"the top level must be a mapping of sections ({', '.join(_SECTIONS)}) "
+            f"and an optional {_CUSTOM_RULES} list",
         )
     sections = _entries(document, root, "")
-    _refuse_unknown(document, sections, _SECTIONS, "", what="section")
+    _refuse_unknown(document, sections, [*_SECTIONS, _CUSTOM_RULES], "", what="section")
 
     def section(name: str) -> Node | None:
         written = sections.get(name)
         return None if written is None else written[1]
 
+    custom = _read_custom_rules(document, section(_CUSTOM_RULES), rules)
     target = TargetSettings(
         **_read_section(document, section("target"), "target", _TARGET_FIELDS),
         **_read_section(document, section("email"), "email", _EMAIL_FIELDS),
     )
+    every_rule = [*rules, *(rule for rule, _ in custom)]
+    max_findings = {rule.id: written for rule, written in custom if written is not None}
     return Config(
         path=document.path,
         target=target,
@@ -572,5 +600,91 @@ def _build_config(document: _Document, root: Node | None, rules: Sequence[Rule])
         ),
         # the report section's only key has the name of the Config field it sets
         **_read_section(document, section("report"), "report", _REPORT_FIELDS),
-        rules=_read_rules(document, section("rules"), rules, target),
+        rules=_read_rules(document, section("rules"), every_rule, target, max_findings),
+        custom_rules=tuple(rule for rule, _ in custom),
     )
+
+
+# --- custom rules ---------------------------------------------------------------------
+
+#: Rule ids are public and name test items: lower-case words joined by hyphens.
+_RULE_ID = re.compile(r"[a-z][a-z0-9]*(?:-[a-z0-9]+)*")
+
+_REQUIRED_CUSTOM_KEYS = ("id", "title", "why", "fix", "sql")
+
+
+def _rule_id(document: _Document, node: Node, key: str) -> str:
+    value = _text(document, node, key)
+    if not _RULE_ID.fullmatch(value):
+        raise document.error(
+            node, key, f"expected a kebab-case id such as no-contractor-accounts, got {value!r}"
+        )
+    return value
+
+
+def _finding_format(document: _Document, node: Node, key: str) -> str:
+    value = _text(document, node, key)
+    problem = format_problem(value)
+    if problem is not None:
+        raise document.error(node, key, problem)
+    return value
+
+
+_CUSTOM_RULE_FIELDS: dict[str, Converter] = {
+    "id": _rule_id,
+    "title": _text,
+    "severity": _choice(SEVERITIES),
+    "why": _text,
+    "fix": _text,
+    "sql": _text,
+    "finding": _finding_format,
+    "max_findings": _whole_number(minimum=0),
+}
+
+
+def _read_custom_rules(
+    document: _Document, node: Node | None, known: Sequence[Rule]
+) -> list[tuple[Rule, int | None]]:
+    """Each ``custom_rules:`` entry as a rule, with the ``max_findings`` it declares (if any).
+
+    An id may not repeat one of ``known`` (built-in or conftest rules) nor an
+    earlier entry: the id names the test item and the ``rules.<id>`` settings.
+    """
+    if node is None or _is_null(node):
+        return []
+    if not isinstance(node, SequenceNode):
+        raise document.error(
+            node,
+            _CUSTOM_RULES,
+            f"expected a list of rules (each with {', '.join(_REQUIRED_CUSTOM_KEYS)}), "
+            f"got {_describe(node)}",
+        )
+    known_ids = {rule.id for rule in known}
+    first_line: dict[str, int] = {}
+    custom: list[tuple[Rule, int | None]] = []
+    for index, entry in enumerate(node.value):
+        key = f"{_CUSTOM_RULES}[{index}]"
+        fields = _read_section(document, entry, key, _CUSTOM_RULE_FIELDS)
+        for name in _REQUIRED_CUSTOM_KEYS:
+            if name not in fields:
+                raise document.error(
+                    entry,
+                    f"{key}.{name}",
+                    f"missing; every custom rule needs {', '.join(_REQUIRED_CUSTOM_KEYS)}",
+                )
+        id_node = _entries(document, entry, key)["id"][1]
+        rule_id = fields["id"]
+        if rule_id in known_ids:
+            raise document.error(
+                id_node, f"{key}.id", f"{rule_id!r} is already the id of a rule; choose another"
+            )
+        if rule_id in first_line:
+            raise document.error(
+                id_node,
+                f"{key}.id",
+                f"duplicate custom rule id {rule_id!r} (first given on line {first_line[rule_id]})",
+            )
+        first_line[rule_id] = id_node.start_mark.line + 1
+        max_findings = fields.pop("max_findings", None)
+        custom.append((sql_rule(**fields), max_findings))
+    return custom

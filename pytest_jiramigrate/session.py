@@ -230,7 +230,11 @@ def collect_rules(config: pytest.Config) -> list[Rule]:
 def start_session(
     pytest_config: pytest.Config, backup: Path | None, media: Sequence[Path]
 ) -> JiraSession:
-    """Read the rules and the YAML; a bad configuration is a usage error (exit code 4)."""
+    """Read the rules and the YAML; a bad configuration is a usage error (exit code 4).
+
+    The YAML's ``custom_rules:`` join the hook's rules here, so that items are
+    made from both.
+    """
     from pytest_jiramigrate.plugin import option_or_ini
 
     rules = collect_rules(pytest_config)
@@ -243,6 +247,7 @@ def start_session(
         config = load_config(path, rules)
     except ConfigError as error:
         raise pytest.UsageError(f"jiramigrate configuration: {error}") from None
+    rules = [*rules, *config.custom_rules]
     if pytest_config.getoption("jira_strict") or pytest_config.getini("jira_strict"):
         pytest_config.addinivalue_line(
             "filterwarnings", "error::pytest_jiramigrate.JiraReadinessWarning"
