@@ -46,7 +46,9 @@ def scan_backup(path: Path, store: Path, limits: ArchiveLimits) -> None:
     """Write the facts of the backup at ``path`` into a new store at ``store``."""
     db = facts.create(store)
     try:
+        db.execute("BEGIN")  # one transaction: SQLite commits per statement otherwise
         _scan_into(db, path, limits)
+        db.execute("COMMIT")
         db.executescript(facts.INDEXES)
         db.execute("INSERT OR REPLACE INTO meta VALUES ('complete', '1')")
     finally:
