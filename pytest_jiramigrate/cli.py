@@ -12,7 +12,11 @@ import sys
 from collections.abc import Sequence
 
 #: modules that each add one subcommand
-SUBCOMMANDS: tuple[str, ...] = ("pytest_jiramigrate.synth", "pytest_jiramigrate.split")
+SUBCOMMANDS: tuple[str, ...] = (
+    "pytest_jiramigrate.synth",
+    "pytest_jiramigrate.split",
+    "pytest_jiramigrate.clean",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
