@@ -1,0 +1,136 @@
+"""CSV exports of the offenders, one file per failed or warned rule, for fixing in bulk.
+
+An administrator fixes hundreds of e-mail addresses with a spreadsheet or a
+bulk-edit script, not by reading a failure message, so each rule's offenders
+are written as ``<rule-id>.csv`` with one column per item field.  The cells
+hold customer data and the files are opened in spreadsheets, so a cell that a
+spreadsheet would run as a formula is neutralised (OWASP "CSV Injection").
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+#: The columns an administrator looks for first, in this order, when an item has them.
+PREFERRED_COLUMNS: tuple[str, ...] = (
+    "target",
+    "user",
+    "display_name",
+    "email",
+    "directory",
+    "issue_key",
+    "issue",
+    "field",
+    "length",
+    "characters",
+)
+
+#: The human-readable line comes last: it repeats the columns before it.
+LAST_COLUMNS: tuple[str, ...] = ("detail",)
+
+#: Leading characters that make Excel, LibreOffice or Google Sheets evaluate a cell.
+FORMULA_TRIGGERS: tuple[str, ...] = ("=", "+", "-", "@", "\t", "\r")
+
+_EXPORTED_OUTCOMES = ("failed", "warning")
+_UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]")
+
+
+def write_exports(report: Mapping[str, Any], directory: Path) -> list[Path]:
+    """Write ``<rule-id>.csv`` for every failed or warned rule with offenders; return the paths.
+
+    A rule checked on several targets (media chunks) gets one file with a
+    ``target`` column.  Each file is replaced atomically, so a spreadsheet or
+    a CI artifact upload never sees half a file.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    for rule_id, entries in exported_rules(report.get("rules", [])).items():
+        several_targets = len({entry.get("target") for entry in entries}) > 1
+        rows = [
+            {**({"target": entry.get("target")} if several_targets else {}), **item}
+            for entry in entries
+            for item in entry.get("items") or []
+        ]
+        path = directory / f"{file_stem(rule_id)}.csv"
+        write_csv_atomically(path, columns(rows), rows)
+        written.append(path)
+    return written
+
+
+def exported_rules(
+    entries: Iterable[Mapping[str, Any]],
+) -> dict[str, list[Mapping[str, Any]]]:
+    """Failed and warned report entries with items, grouped by rule id in report order."""
+    grouped: dict[str, list[Mapping[str, Any]]] = {}
+    for entry in entries:
+        if entry.get("outcome") in _EXPORTED_OUTCOMES and entry.get("items"):
+            grouped.setdefault(str(entry.get("id")), []).append(entry)
+    return grouped
+
+
+def file_stem(rule_id: str) -> str:
+    """The rule id as a file name: built-in ids are kebab-case, a third party's may not be."""
+    stem = _UNSAFE_NAME.sub("_", rule_id).lstrip(".")
+    return stem or "rule"
+
+
+def columns(rows: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Every key of every row: preferred ones first, then first-seen order, ``detail`` last."""
+    seen = list(dict.fromkeys(key for row in rows for key in row))
+    first = [name for name in PREFERRED_COLUMNS if name in seen]
+    last = [name for name in LAST_COLUMNS if name in seen]
+    middle = [name for name in seen if name not in first and name not in last]
+    return [*first, *middle, *last]
+
+
+def cell(value: Any) -> str | int | float:
+    """One spreadsheet-safe cell: lists joined, mappings as JSON, formulas neutralised.
+
+    Numbers stay numbers (a negative count is not a formula, and quoting it
+    would stop spreadsheets from summing the column).
+    """
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return value
+    if isinstance(value, Mapping):
+        text = json.dumps(value, ensure_ascii=False, sort_keys=True)
+    elif isinstance(value, (list, tuple)):
+        text = "; ".join(str(element) for element in value)
+    else:
+        text = str(value)
+    return neutralise(text)
+
+
+def neutralise(text: str) -> str:
+    """Prefix ``'`` to text a spreadsheet would evaluate as a formula (OWASP guidance)."""
+    return "'" + text if text.startswith(FORMULA_TRIGGERS) else text
+
+
+def write_csv_atomically(
+    path: Path, header: Sequence[str], rows: Iterable[Mapping[str, Any]]
+) -> None:
+    """Write a UTF-8 CSV beside ``path`` under a temporary name, then rename it into place.
+
+    The temporary file is created like any other file (the umask decides its
+    mode), so the export is as readable as the JSON report next to it.
+    """
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with temporary.open("x", encoding="utf-8", newline="") as stream:
+            writer = csv.writer(stream)
+            writer.writerow([neutralise(name) for name in header])
+            for row in rows:
+                writer.writerow([cell(row.get(name)) for name in header])
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
