@@ -165,10 +165,12 @@ def xml_well_formed(facts: Facts, settings: RuleSettings) -> Verdict:
     bytes that are not UTF-8, so they reach entities.xml (often pasted into issues
     from e-mails and terminals). Cloud's XML parser stops at the first one and the
     whole import fails.""",
-    fix="""Remove the characters on the server (edit each listed issue, comment or
-    change-history row) and take a new backup, or write a cleaned copy of the backup
-    with Atlassian's XML cleaner (atlassian-xml-cleaner) and zip entities.xml and
-    activeobjects.xml again at the root.""",
+    fix="""Write a cleaned copy: `jiramigrate clean-xml <backup> --out <backup>.clean.zip
+    --log changes.csv` removes every listed character (or use `--replace ?` to keep a
+    mark), keeps every other byte, puts entities.xml and activeobjects.xml at the zip
+    root and lists each change with its issue key in changes.csv; import the
+    .clean.zip. Or remove the characters on the server (edit each listed issue,
+    comment or change-history row) and take a new backup.""",
     sql="""-- PostgreSQL: issues whose summary or description holds a control character
 SELECT p.pkey || '-' || i.issuenum AS issue_key, i.id
 FROM jiraissue i JOIN project p ON p.id = i.project
