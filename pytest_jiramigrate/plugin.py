@@ -22,6 +22,8 @@ OPTIONS: tuple[tuple[str, str, str], ...] = (
     ("backup", "PATH", "the Jira site backup zip (entities.xml + activeobjects.xml) to check"),
     ("config", "PATH", "YAML thresholds (default: jiramigrate.yaml in the rootdir, if present)"),
     ("report", "PATH", "write the JSON readiness report (schema jiramigrate-report/1) here"),
+    ("summary", "PATH", "append a Markdown summary here (e.g. $GITHUB_STEP_SUMMARY)"),
+    ("export", "DIR", "write one CSV of offenders per failed or warned rule into DIR"),
 )
 
 
@@ -48,6 +50,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     parser.addini("jira_strict", "readiness warnings fail too", type="bool", default=False)
     group.addoption(
+        "--jira-rules",
+        dest="jira_rules",
+        action="store_true",
+        default=False,
+        help="list every readiness rule with its effective severity and thresholds, and exit",
+    )
+    group.addoption(
         "--jira-rescan",
         dest="jira_rescan",
         action="store_true",
@@ -71,6 +80,19 @@ def option_or_ini(config: pytest.Config, name: str) -> str | None:
         return None
     base = config.inipath.parent if config.inipath else config.rootpath
     return str(base / ini_value)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> int | None:
+    """``--jira-rules``: list the rules as ``--markers`` lists markers, and run nothing."""
+    if not config.getoption("jira_rules"):
+        return None
+    from pytest_jiramigrate.report.listing import render_rules
+    from pytest_jiramigrate.session import collect_rules, read_config
+
+    rules = collect_rules(config)
+    print("\n".join(render_rules(rules, read_config(config, rules))))
+    return 0
 
 
 def media_paths(config: pytest.Config) -> list[Path]:
@@ -153,7 +175,10 @@ class ReadinessRun:
         written = self.jira.written_report
         if written is not None:
             terminalreporter.write_line(f"JSON report written to {written}")
+        if self.jira.exports:
+            count, where = len(self.jira.exports), self.jira.export_dir
+            terminalreporter.write_line(f"{count} CSV exports of offenders written to {where}")
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        self.jira.write_json_report()
+        self.jira.write_reports()

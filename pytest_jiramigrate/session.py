@@ -19,6 +19,8 @@ import pytest
 from pytest_jiramigrate.config import Config, ConfigError, find_config, load_config
 from pytest_jiramigrate.facts import Facts
 from pytest_jiramigrate.outcome import Outcome, evaluate
+from pytest_jiramigrate.report.exports import write_exports
+from pytest_jiramigrate.report.markdown import render_summary
 from pytest_jiramigrate.report.text import failure_text
 from pytest_jiramigrate.rules.base import Rule
 from pytest_jiramigrate.rules.media import set_current_target
@@ -44,8 +46,11 @@ class JiraSession:
     targets: list[Target]
     rescan: bool = False
     report_path: Path | None = None
+    summary_path: Path | None = None
+    export_dir: Path | None = None
     outcomes: dict[str, Outcome] = field(default_factory=dict)
     written_report: Path | None = None
+    exports: list[Path] = field(default_factory=list)
     _facts: Facts | None = None
 
     @property
@@ -179,15 +184,25 @@ class JiraSession:
             "rules": [self.report_item(outcome) for outcome in self.outcomes.values()],
         }
 
-    def write_json_report(self) -> None:
-        """Write the JSON report atomically: a reader never sees half a report."""
-        if self.report_path is None:
+    def write_reports(self) -> None:
+        """The JSON report, the Markdown summary and the CSV exports asked for."""
+        if not self.outcomes:
             return
-        path = self.report_path
+        report = self.report()
+        if self.report_path is not None:
+            self.write_json_report(report, self.report_path)
+        if self.summary_path is not None:
+            with self.summary_path.open("a", encoding="utf-8") as stream:
+                stream.write(render_summary(report))
+        if self.export_dir is not None:
+            self.exports = write_exports(report, self.export_dir)
+
+    def write_json_report(self, report: dict[str, Any], path: Path) -> None:
+        """Write the JSON report atomically: a reader never sees half a report."""
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
         with partial.open("w", encoding="utf-8") as stream:
-            json.dump(self.report(), stream, indent=2, ensure_ascii=False)
+            json.dump(report, stream, indent=2, ensure_ascii=False)
             stream.write("\n")
         os.replace(partial, path)
         self.written_report = path
@@ -227,6 +242,19 @@ def collect_rules(config: pytest.Config) -> list[Rule]:
     return rules
 
 
+def read_config(pytest_config: pytest.Config, rules: Sequence[Rule]) -> Config:
+    """The YAML configuration; a bad one is a usage error (exit code 4), before any item."""
+    try:
+        path = find_config(
+            pytest_config.getoption("jira_config"),
+            pytest_config.getini("jira_config") or None,
+            pytest_config.rootpath,
+        )
+        return load_config(path, rules)
+    except ConfigError as error:
+        raise pytest.UsageError(f"jiramigrate configuration: {error}") from None
+
+
 def start_session(
     pytest_config: pytest.Config, backup: Path | None, media: Sequence[Path]
 ) -> JiraSession:
@@ -238,26 +266,23 @@ def start_session(
     from pytest_jiramigrate.plugin import option_or_ini
 
     rules = collect_rules(pytest_config)
-    try:
-        path = find_config(
-            pytest_config.getoption("jira_config"),
-            pytest_config.getini("jira_config") or None,
-            pytest_config.rootpath,
-        )
-        config = load_config(path, rules)
-    except ConfigError as error:
-        raise pytest.UsageError(f"jiramigrate configuration: {error}") from None
+    config = read_config(pytest_config, rules)
     rules = [*rules, *config.custom_rules]
     if pytest_config.getoption("jira_strict") or pytest_config.getini("jira_strict"):
         pytest_config.addinivalue_line(
             "filterwarnings", "error::pytest_jiramigrate.JiraReadinessWarning"
         )
-    report = option_or_ini(pytest_config, "report")
+    report, summary, export = (
+        option_or_ini(pytest_config, name) for name in ("report", "summary", "export")
+    )
+    here = pytest_config.invocation_params.dir
     return JiraSession(
         pytest_config=pytest_config,
         config=config,
         rules=rules,
         targets=targets(backup, media),
         rescan=bool(pytest_config.getoption("jira_rescan")),
-        report_path=pytest_config.invocation_params.dir / report if report else None,
+        report_path=here / report if report else None,
+        summary_path=here / summary if summary else None,
+        export_dir=here / export if export else None,
     )
