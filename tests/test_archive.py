@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from corpus_path import CORPUS
 
 from pytest_jiramigrate.config import ArchiveLimits
 from pytest_jiramigrate.scan.archive import (
@@ -26,7 +27,6 @@ from pytest_jiramigrate.scan.archive import (
     open_member,
 )
 
-CORPUS = Path("/work/shared/corpus")
 LIMITS = ArchiveLimits()
 ENTITIES = b'<?xml version="1.0" encoding="UTF-8"?>\n<entity-engine-xml>\n</entity-engine-xml>\n'
 ACTIVE_OBJECTS = b'<?xml version="1.0"?>\n<backup xmlns="http://www.atlassian.com/ao"/>\n'

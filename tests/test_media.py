@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from corpus_path import CORPUS as CORPUS_DIR
 
 from pytest_jiramigrate import facts as facts_store
 from pytest_jiramigrate.config import ArchiveLimits, TargetSettings
@@ -21,7 +22,7 @@ from pytest_jiramigrate.rules.base import Rule, RuleSettings, Verdict
 from pytest_jiramigrate.scan.media import bucket_of, classify, scan_media
 from pytest_jiramigrate.sizes import format_size
 
-CORPUS = Path("/work/shared/corpus/jira-testkit-xml.tar.xz")
+CORPUS = CORPUS_DIR / "jira-testkit-xml.tar.xz"
 LEGACY_FOLDER = "xml/TestBrowseZipAttachmentEntries/attachments"
 
 #: a correct media tree: two projects, a thumbnail, an avatar and a logo

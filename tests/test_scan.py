@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from corpus_path import CORPUS
 from lxml import etree
 
 from pytest_jiramigrate.config import ArchiveLimits
@@ -26,7 +27,6 @@ from pytest_jiramigrate.scan.backup import scan_backup
 from pytest_jiramigrate.scan.entities import parse_header
 from pytest_jiramigrate.synth import Manifest, SynthSpec, write_backup
 
-CORPUS = Path("/work/shared/corpus")
 AO_NS = "{http://www.atlassian.com/ao}"
 MINIMAL_AO = (
     "<?xml version='1.0' encoding='UTF-8'?>\n"
@@ -291,22 +291,8 @@ def test_jira4_header_with_application_properties(tmp_path: Path) -> None:
         ("5.0-SNAPSHOT#700-r158478", "5.0-SNAPSHOT", "700"),
         ("5.1-SNAPSHOT#756-sha1:4d76d77ecfafcaa24ec3a4e624249d8e11794a76", "5.1-SNAPSHOT", "756"),
         ("6.4-OD-16-005#64014-sha1:3f74600e", "6.4-OD-16-005", "64014"),
-        pytest.param(
-            "Enterprise Edition, Version: 4.0-SNAPSHOT-#429",
-            "4.0-SNAPSHOT",
-            "429",
-            marks=pytest.mark.xfail(
-                reason="BUG: entities._OLD_BUILD's greedy [^#\\s]* swallows the '-' before '#', "
-                "so the version is '4.0-SNAPSHOT-'",
-                strict=True,
-            ),
-        ),
-        pytest.param(
-            "Enterprise Edition, Version: 3.13-#335",
-            "3.13",
-            "335",
-            marks=pytest.mark.xfail(reason="BUG: same as above: version '3.13-'", strict=True),
-        ),
+        ("Enterprise Edition, Version: 4.0-SNAPSHOT-#429", "4.0-SNAPSHOT", "429"),
+        ("Enterprise Edition, Version: 3.13-#335", "3.13", "335"),
     ],
 )
 def test_jira_build_line_alone(tmp_path: Path, build_line: str, version: str, build: str) -> None:
@@ -540,11 +526,6 @@ def test_garbage_after_the_root_is_reported(tmp_path: Path) -> None:
     assert sources(db)["entities"] is not None
 
 
-@pytest.mark.xfail(
-    reason="BUG: EntitiesScan.run does not drain the pull parser when feed() raises "
-    "XMLSyntaxError, so every row parsed from the same chunk before the error is lost",
-    strict=True,
-)
 def test_rows_before_a_syntax_error_in_the_same_chunk_are_kept(tmp_path: Path) -> None:
     db = scan_xml(tmp_path, HAND + "<Issue id='999'/>\n")
     assert one(db, "SELECT count(*) FROM user") == 3

@@ -211,33 +211,18 @@ def test_cdata_opened_in_an_earlier_chunk_still_hides_the_reference(cut: int) ->
     assert output == b"<a><![CDATA[x&#1;y]]>????</a>"
 
 
-@pytest.mark.xfail(
-    reason="BUG: xmlchars.CharScanner._advance only sees a CDATA marker that lies whole in one "
-    "segment; a '<![CDATA[' cut by a chunk boundary leaves _in_cdata False, so a reference "
-    "inside the CDATA is reported (and its literal text masked)",
-    strict=True,
-)
 @pytest.mark.parametrize("cut", range(CDATA_OPEN_AT + 1, CDATA_OPEN_AT + 9))
 def test_cdata_open_marker_cut_by_a_chunk_boundary(cut: int) -> None:
     _, found = scan(CDATA_DOC, split_at(CDATA_DOC, cut))
     assert seen(found) == [Seen(1, 22, "char-ref", 2)]
 
 
-@pytest.mark.xfail(
-    reason="BUG: xmlchars.CharScanner._advance misses a ']]>' cut by a chunk boundary, so "
-    "_in_cdata stays True and a forbidden reference after the CDATA goes unreported",
-    strict=True,
-)
 @pytest.mark.parametrize("cut", range(CDATA_CLOSE_AT + 1, CDATA_CLOSE_AT + 3))
 def test_cdata_close_marker_cut_by_a_chunk_boundary(cut: int) -> None:
     _, found = scan(CDATA_DOC, split_at(CDATA_DOC, cut))
     assert seen(found) == [Seen(1, 22, "char-ref", 2)]
 
 
-@pytest.mark.xfail(
-    reason="BUG: fed byte by byte no CDATA marker is ever whole in one segment (see above)",
-    strict=True,
-)
 def test_cdata_fed_byte_by_byte() -> None:
     _, found = scan(CDATA_DOC, [1])
     assert seen(found) == [Seen(1, 22, "char-ref", 2)]

@@ -29,7 +29,7 @@ FILE = "entities.xml"
 
 _DECLARED_ENCODING = re.compile(rb"""^\s*<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
 _HEADER_LINE = re.compile(r"^\s*(JIRA Build|Version|Build #|Base URL)\s*:\s*(.*?)\s*$", re.M)
-_OLD_BUILD = re.compile(r"Version:\s*([0-9][^#\s]*)(?:-#(\d+))?")
+_OLD_BUILD = re.compile(r"Version:\s*([0-9][^#\s]*?)-?(?:#(\d+)|\s|$)")
 _TRAILER_LINE = re.compile(r"^\s*([A-Za-z][\w.]*)\s*:\s*(\d+)\s*$", re.M)
 _BOMS = {b"\xff\xfe": "UTF-16", b"\xfe\xff": "UTF-16", b"\xef\xbb\xbf": "UTF-8"}
 
@@ -170,6 +170,7 @@ class EntitiesScan:
             parser.close()
             self.drain(parser, root)
         except etree.XMLSyntaxError as error:
+            self.drain(parser, root)  # rows parsed before the error still count
             return self.syntax_error(error)
         except (LookupError, ValueError) as error:  # unknown declared encoding
             self.problem("not-well-formed", 1, 1, f"cannot decode entities.xml: {error}")

@@ -103,6 +103,11 @@ class CharScanner:
     def _safe_cut(self, data: bytes) -> int:
         """Where to split so that no sequence or reference is cut in two."""
         cut = len(data)
+        for marker in (_CDATA_OPEN, _CDATA_CLOSE):  # a marker must be seen whole
+            for size in range(min(len(marker) - 1, len(data)), 0, -1):
+                if marker.startswith(data[-size:]):
+                    cut = min(cut, len(data) - size)
+                    break
         amp = data.rfind(b"&", max(0, cut - _MAX_REF))
         if amp >= 0 and b";" not in data[amp:]:
             cut = amp
