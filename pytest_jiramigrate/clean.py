@@ -22,6 +22,7 @@ import json
 import os
 import re
 import shutil
+import struct
 import sys
 import zipfile
 import zlib
@@ -44,6 +45,7 @@ from pytest_jiramigrate.scan.xmlchars import BadChar, CharScanner, is_xml_char
 #: read and write in blocks of this size: large enough for C-speed passes, flat memory
 BLOCK = 1024 * 1024
 XML_FILES = ("entities.xml", "activeobjects.xml")
+ZIP64_EXTRA = 0x0001
 #: characters that would change the markup if they replaced a forbidden one
 MARKUP_CHARACTERS = frozenset("<>&\"'")
 #: in Jira's layout every row of entities.xml starts a line indented by four spaces
@@ -252,8 +254,7 @@ def clean_backup(
                 if target is None:
                     _copy_member(archive, original, writer)
                     continue
-                info = zipfile.ZipInfo(target, date_time=original.date_time)
-                info.external_attr = original.external_attr
+                info = _entry_like(original, target)
                 info.compress_type = zipfile.ZIP_DEFLATED
                 with (
                     open_member(source, original.filename, limits) as stream,
@@ -297,13 +298,38 @@ def _found(layout: BackupLayout) -> tuple[str | None, str | None]:
     return found["entities"], found["activeobjects"]
 
 
+def _entry_like(original: zipfile.ZipInfo, name: str) -> zipfile.ZipInfo:
+    """A new entry called ``name`` with the original's date, attributes, comment and extras.
+
+    The extra fields carry the exact (UTC) modification time that unzip shows;
+    only the Zip64 field is dropped, because zipfile writes its own.
+    """
+    info = zipfile.ZipInfo(name, date_time=original.date_time)
+    info.external_attr = original.external_attr
+    info.create_system = original.create_system
+    info.comment = original.comment
+    info.extra = without_zip64(original.extra)
+    return info
+
+
+def without_zip64(extra: bytes) -> bytes:
+    """The extra fields of a zip entry, less any Zip64 field (header id 1)."""
+    kept: list[bytes] = []
+    position = 0
+    while position + 4 <= len(extra):
+        header_id, size = struct.unpack_from("<HH", extra, position)
+        field = extra[position : position + 4 + size]
+        if header_id != ZIP64_EXTRA:
+            kept.append(field)
+        position += 4 + size
+    return b"".join(kept)
+
+
 def _copy_member(
     archive: zipfile.ZipFile, original: zipfile.ZipInfo, writer: zipfile.ZipFile
 ) -> None:
     """Copy one member that needs no cleaning: same name, date, attributes and method."""
-    info = zipfile.ZipInfo(original.filename, date_time=original.date_time)
-    info.external_attr = original.external_attr
-    info.comment = original.comment
+    info = _entry_like(original, original.filename)
     info.compress_type = original.compress_type
     info.file_size = original.file_size  # lets zipfile choose Zip64 for a big member
     if original.is_dir():
@@ -445,6 +471,7 @@ def run(args: argparse.Namespace) -> int:
     """Clean, report the count, and write the log; 2 with a one-line message on any failure."""
     try:
         _refuse_to_overwrite(args.source, args.out, args.log, args.force)
+        moves = {m: t for m, t in backup_members(args.source, ArchiveLimits()).items() if m != t}
         changes = clean_backup(args.source, args.out, args.replace)
         if args.log is not None:
             write_log(resolve_issue_keys(args.source, changes), args.log)
@@ -455,6 +482,8 @@ def run(args: argparse.Namespace) -> int:
     done = "replaced" if args.replace else "removed"
     by_file = ", ".join(f"{file}: {sum(c.file == file for c in changes)}" for file in XML_FILES)
     print(f"{done} {len(changes)} forbidden characters ({by_file}); wrote {args.out}")
+    for member, target in moves.items():
+        print(f"wrote {member} as {target} at the root of {args.out}")
     if args.log is not None:
         print(f"listed every change in {args.log}")
     return 0

@@ -17,6 +17,7 @@ from pytest_jiramigrate.clean import (
     issue_keys,
     resolve_issue_keys,
     row_attributes,
+    without_zip64,
 )
 from pytest_jiramigrate.cli import main
 from pytest_jiramigrate.config import ArchiveLimits
@@ -84,6 +85,7 @@ def test_members_keep_names_dates_and_root_placement(
             (i.filename, i.date_time) for i in before.infolist()
         ]
         assert all(i.compress_type == zipfile.ZIP_DEFLATED for i in after.infolist())
+        assert [i.extra for i in after.infolist()] == [i.extra for i in before.infolist()]
 
 
 def test_changes_name_the_row_entity_id_and_issue_key(faulty: tuple[Path, Manifest]) -> None:
@@ -251,12 +253,18 @@ def test_command_writes_copy_and_log(
     )
 
 
-def test_nested_backup_gets_its_xml_at_the_root(tmp_path: Path) -> None:
+def test_nested_backup_gets_its_xml_at_the_root(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     source = tmp_path / "nested.zip"
     write_backup(source, SynthSpec(faults=["nested-folder", "control-char"]))
     out = tmp_path / "out.zip"
 
     assert run_cli(source, "--out", out) == 0
+
+    assert f"wrote backup/entities.xml as entities.xml at the root of {out}" in (
+        capsys.readouterr().out
+    )
 
     with zipfile.ZipFile(out) as archive:
         assert sorted(archive.namelist()) == ["activeobjects.xml", "entities.xml"]
@@ -338,3 +346,24 @@ def test_replacement_must_be_one_harmless_xml_character(
         with pytest.raises(SystemExit):
             run_cli(source, "--out", tmp_path / "out.zip", "--replace", bad)
         assert "--replace" in capsys.readouterr().err
+
+
+def test_misnamed_entities_file_is_written_as_entities_xml(
+    faulty: tuple[Path, Manifest], tmp_path: Path
+) -> None:
+    source = tmp_path / "renamed.zip"
+    with zipfile.ZipFile(source, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("export-2024.xml", member(faulty[0], "entities.xml"))
+    out = tmp_path / "out.zip"
+
+    assert run_cli(source, "--out", out) == 0
+
+    with zipfile.ZipFile(out) as archive:
+        assert archive.namelist() == ["entities.xml"]
+
+
+def test_extra_fields_are_kept_except_zip64() -> None:
+    timestamp = bytes.fromhex("5554 0500 03f1867940")  # extended timestamp, 5 bytes
+    zip64 = bytes.fromhex("0100 0800") + bytes(8)
+    unix = bytes.fromhex("7578 0b00 0104e8030000 04e8030000")
+    assert without_zip64(timestamp + zip64 + unix) == timestamp + unix
