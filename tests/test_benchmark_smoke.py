@@ -1,0 +1,95 @@
+"""benchmarks/bench_scan.py keeps working: --small end to end, and its verdicts on fixed rows."""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "bench_scan.py"
+
+
+@pytest.fixture(scope="module")
+def bench() -> ModuleType:
+    """The script as a module (benchmarks/ is not a package)."""
+    spec = importlib.util.spec_from_file_location("bench_scan", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up by name
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_small_mode_measures_every_command_and_leaves_benchmarks_md_alone(
+    tmp_path: Path,
+) -> None:
+    output = tmp_path / "BENCHMARKS.md"
+    done = subprocess.run(
+        [sys.executable, str(SCRIPT), "--small", "--work", str(tmp_path), "--output", str(output)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    table = [line for line in done.stdout.splitlines() if line.startswith("| 20 MB |")]
+    measured = [line.split(" | ")[1] for line in table]
+    expected = ["inflate zip member", "readiness run, cold", "readiness run, warm"]
+    if "not installed" not in done.stdout:
+        expected[1:1] = ["xmllint --stream"]
+        expected.append("xmllint (DOM)")
+    assert measured == expected
+    assert "## Targets" in done.stdout
+    assert not output.exists()
+    # the inputs stay cached in --work for the next run
+    assert list(tmp_path.glob("backup-20mb-*users/entities.xml"))
+
+
+def rows(bench: ModuleType, walls: dict[tuple[int, str], tuple[float, float]]) -> list[Any]:
+    """Rows of one sample each from {(size, what): (wall s, peak RSS MB)}."""
+    return [
+        bench.Row(size, what, size * 1_000_000, (bench.Sample(wall, rss),))
+        for (size, what), (wall, rss) in walls.items()
+    ]
+
+
+def test_targets_met_and_missed(bench: ModuleType) -> None:
+    measured = rows(
+        bench,
+        {
+            (400, bench.CMD_STREAM): (4.0, 10),
+            (400, bench.CMD_COLD): (5.6, 150),
+            (400, bench.CMD_WARM): (1.0, 60),
+            (2000, bench.CMD_STREAM): (20.0, 10),
+            (2000, bench.CMD_COLD): (40.0, 230),
+            (2000, bench.CMD_WARM): (3.5, 60),
+        },
+    )
+    verdicts = {name: (value, met) for name, value, met in bench.evaluate_targets(measured)}
+    assert verdicts == {
+        "cold full run <= 1.5x xmllint --stream (400 MB)": ("1.40x", True),
+        "cold full run <= 1.5x xmllint --stream (2000 MB)": ("2.00x", False),
+        "~2 GB entities.xml checked (cold) under 60 s": ("40.0 s", True),
+        "peak RSS of the cold run <= 250 MB on ~2 GB": ("230 MB", True),
+        "peak RSS growth <= +50 MB from 400 MB to ~2 GB": ("+80 MB", False),
+        "warm re-run (threshold changed) <= 3 s (400 MB)": ("1.00 s", True),
+        "warm re-run (threshold changed) <= 3 s (2000 MB)": ("3.50 s", False),
+    }
+
+
+def test_targets_without_a_big_backup_are_not_measured(bench: ModuleType) -> None:
+    measured = rows(bench, {(400, bench.CMD_COLD): (5.0, 100), (400, bench.CMD_WARM): (1.0, 60)})
+    report = bench.render_report(measured, repeat=1)
+    assert "| cold full run <= 1.5x xmllint --stream (400 MB) | - | not measured |" in report
+    assert "| ~2 GB entities.xml checked (cold) under 60 s | - | not measured |" in report
+    assert "| 400 MB | readiness run, cold | 5.00 | 80.0 | 100 | - |" in report
+
+
+def test_median_wall_and_highest_rss_over_runs(bench: ModuleType) -> None:
+    samples = tuple(bench.Sample(wall, rss) for wall, rss in [(3.0, 90), (1.0, 120), (2.0, 100)])
+    row = bench.Row(400, bench.CMD_COLD, 400_000_000, samples)
+    assert (row.wall, row.peak_rss_mb, row.mb_per_s) == (2.0, 120, 200.0)
