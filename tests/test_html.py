@@ -20,6 +20,7 @@ from pytest_jiramigrate.redact import Redactor
 from pytest_jiramigrate.report.html import MAX_ROWS, render_html
 from pytest_jiramigrate.rules import media, users
 from pytest_jiramigrate.store import backup_store
+from pytest_jiramigrate.synth import SynthSpec, write_backup
 
 HOSTILE = "<script>alert('x')</script>"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -174,9 +175,10 @@ def png_pixels(path: Path) -> tuple[int, int, bytes]:
 
 
 @pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="chromium is not installed")
-def test_chromium_renders_the_page(synth_backup: Any, tmp_path: Path) -> None:
-    backup = synth_backup("email-no-tld", "email-duplicate")
-    facts = Facts.open(backup_store(backup.path, tmp_path, ArchiveLimits(), True))
+def test_chromium_renders_the_page(tmp_path: Path) -> None:
+    backup = tmp_path / "site-backup.zip"
+    write_backup(backup, SynthSpec(faults=("email-no-tld", "email-duplicate")))
+    facts = Facts.open(backup_store(backup, tmp_path, ArchiveLimits(), True))
     page = tmp_path / "report.html"
     page.write_text(render_html(report(rule_entry("email-tld", "failed")), facts), "utf-8")
     shot = tmp_path / "shot.png"
