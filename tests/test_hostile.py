@@ -461,7 +461,7 @@ def test_external_entity_is_never_read(
     cache = pytester.path / ".pytest_cache"
     outputs += [p.read_bytes().decode("latin-1") for p in cache.rglob("*") if p.is_file()]
     assert not [text for text in outputs if marker in text]
-    assert "site-backup.zip::xml-well-formed FAILED" in result.stdout.str()
+    assert "FAILED site-backup.zip::xml-well-formed - " in result.stdout.str()
     rules = {entry["id"]: entry for entry in json.loads(report.read_text())["rules"]}
     assert "declares a DOCTYPE" in failed_message(rules, "xml-well-formed")
 
@@ -585,15 +585,16 @@ def test_media_directory_with_symlink_loop_and_unreadable_file(run: Any, tmp_pat
     write_media(media, manifest)
     (media / "data" / "loop").symlink_to(media / "data", target_is_directory=True)
     (media / "data" / "self").symlink_to(media / "data" / "self")
-    locked = next((media / "data" / "attachments").rglob("*[0-9]"))
+    locked = next(p for p in (media / "data" / "attachments").rglob("*") if p.is_file())
     locked.chmod(0)
     try:
         result, rules = run(backup, f"--jira-media={media}")
     finally:
         locked.chmod(0o644)
-    assert result.ret in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
     media_rules = {k: v for k, v in rules.items() if v["target"] == "media"}
-    assert media_rules, rules
+    assert "data/self: symlink loop" in failed_message(media_rules, "media-archive")
+    assert media_rules["attachments-present"]["outcome"] == "passed"  # the locked file is listed
     for rule_id in ENTITY_RULES:
         assert rules[rule_id]["outcome"] == "passed", rules[rule_id]
 
@@ -606,8 +607,9 @@ def test_media_zip_with_dotdot_names(run: Any, tmp_path: Path) -> None:
         [("data/attachments/ABC/10000/ABC-1/10000", b"x"), ("../../escape.txt", b"evil")],
     )
     _, rules = run(backup, f"--jira-media={media}")
-    texts = json.dumps([v for v in rules.values() if v["target"] == "media.zip"])
-    assert "../../escape.txt" in texts, texts
+    media_rules = {k: v for k, v in rules.items() if v["target"] == "media.zip"}
+    message = failed_message(media_rules, "media-archive")
+    assert "'../../escape.txt' would be written outside the import folder" in message, message
     assert not (tmp_path.parent / "escape.txt").exists()
 
 
@@ -778,3 +780,18 @@ def test_next_run_clears_the_partial_store_of_a_killed_run(
     process.wait(timeout=60)
     subprocess.run(command, cwd=tmp_path, capture_output=True, timeout=120, check=True)
     assert list(cache.glob("*.partial")) == []
+
+
+@pytest.mark.xfail(
+    reason="BUG: items.py RuleItem.reportinfo returns the domain 'site-backup.zip::<rule>', and "
+    "pytest's verbose location line turns every '.' of a domain into '::', so -v prints "
+    "'site-backup::zip::backup-archive'; return the rule id alone as the domain",
+    strict=True,
+)
+def test_verbose_output_shows_the_backup_file_name_intact(
+    pytester: pytest.Pytester, good_members: Any
+) -> None:
+    path = backup_with(pytester.path / "site-backup.zip", good_members)
+    result = pytester.runpytest_inprocess(f"--jira-backup={path}", "-v")
+    assert_clean(result)
+    result.stdout.fnmatch_lines(["site-backup.zip::backup-archive PASSED*"])
