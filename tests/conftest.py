@@ -1,0 +1,91 @@
+"""Shared fixtures: synthetic backups built once per session, and a pytester runner for them."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_jiramigrate.synth import Manifest, SynthSpec, write_backup
+
+
+@dataclass(frozen=True)
+class Backup:
+    """A synthetic backup zip and the manifest that says what is wrong with it."""
+
+    path: Path
+    manifest: Manifest
+
+
+BackupFactory = Callable[..., Backup]
+
+
+@pytest.fixture(scope="session")
+def synth_backup(tmp_path_factory: pytest.TempPathFactory) -> BackupFactory:
+    """``synth_backup(*faults, **spec_fields)``: a backup built once per session.
+
+    Writing a backup costs more than checking it, and most tests only read it,
+    so each distinct spec is written once, outside every pytester rootdir.
+    Tests that change the file on disk must copy it first (``backup_copy``).
+    """
+    built: dict[str, Backup] = {}
+
+    def build(*faults: str, **fields: Any) -> Backup:
+        key = json.dumps([sorted(faults), sorted(fields.items())])
+        if key not in built:
+            directory = tmp_path_factory.mktemp("synth")
+            path = directory / "site-backup.zip"
+            manifest = write_backup(path, SynthSpec(faults=faults, **fields))
+            built[key] = Backup(path, manifest)
+        return built[key]
+
+    return build
+
+
+@pytest.fixture
+def backup_copy(synth_backup: BackupFactory, tmp_path: Path) -> BackupFactory:
+    """Like ``synth_backup`` but a private copy in this test's tmp_path, free to touch or edit."""
+
+    def copy(*faults: str, **fields: Any) -> Backup:
+        shared = synth_backup(*faults, **fields)
+        path = tmp_path / shared.path.name
+        shutil.copy2(shared.path, path)
+        return Backup(path, shared.manifest)
+
+    return copy
+
+
+JiraRun = Callable[..., pytest.RunResult]
+
+
+@pytest.fixture
+def run_jira(pytester: pytest.Pytester) -> JiraRun:
+    """``run_jira(backup_path, *args, config=None)``: pytest on the backup, in process.
+
+    ``config`` is written as ``jiramigrate.yaml`` in the rootdir (pytester.path),
+    where the plugin looks for it by default.
+    """
+
+    def run(backup: Path | str, *args: str, config: str | None = None) -> pytest.RunResult:
+        if config is not None:
+            (pytester.path / "jiramigrate.yaml").write_text(config, encoding="utf-8")
+        return pytester.runpytest_inprocess(f"--jira-backup={backup}", *args)
+
+    return run
+
+
+@pytest.fixture
+def pytester(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
+    """pytester, with hypothesis's pytest plugin off in the inner runs.
+
+    pytester restores ``sys.modules`` after every in-process run, and the
+    hypothesis plugin re-imports (and assertion-rewrites) its whole package
+    each time: about a second per run, for a plugin these runs never use.
+    """
+    monkeypatch.setenv("PYTEST_ADDOPTS", "-p no:hypothesispytest")
+    return pytester
