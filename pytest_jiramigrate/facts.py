@@ -21,7 +21,7 @@ from typing import Any
 
 #: Bumped whenever the schema or the meaning of a fact changes, so that a
 #: cached store written by another scanner version is never trusted.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);
@@ -75,6 +75,10 @@ CREATE TABLE attachment (
     mimetype TEXT);
 -- jira.baseurl, jira.title, ... from OSPropertyEntry + OSPropertyString/Text
 CREATE TABLE property (key TEXT, value TEXT);
+-- scratch tables of the scan, emptied when it ends: OSPropertyEntry ids of
+-- interest and OSPropertyString/Text values, joined once every row is read
+CREATE TABLE scan_property_entry (id TEXT, kind TEXT, target TEXT);
+CREATE TABLE scan_property_value (id TEXT, value TEXT);
 -- activeobjects.xml: rows per table
 CREATE TABLE ao_table (name TEXT PRIMARY KEY, columns INTEGER, rows INTEGER);
 """

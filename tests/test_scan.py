@@ -666,7 +666,9 @@ def test_scan_memory_stays_flat_on_a_30_mb_backup(tmp_path: Path) -> None:
 
     peaks: list[int] = []
     growth = peak_rss_growth_kib(lambda: peaks.append(traced_scan()))
-    assert peaks[0] < size // 2, f"Python peak {peaks[0]:,} bytes for a {size:,} byte file"
+    # pieces of 2 MB and their rows, whatever the size of the file (everything held would be
+    # several times the file)
+    assert peaks[0] < 32_000_000, f"Python peak {peaks[0]:,} bytes for a {size:,} byte file"
     # a tree that is never pruned would cost about ten times the file in libxml2
     assert growth is None or growth * 1024 < 2 * size
     db = sqlite3.connect(store)

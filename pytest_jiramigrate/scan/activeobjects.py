@@ -21,7 +21,7 @@ FILE = "activeobjects.xml"
 _AO = "{http://www.atlassian.com/ao}"
 
 
-def scan_activeobjects(stream: BinaryIO, db: sqlite3.Connection) -> str | None:
+def scan_activeobjects(stream: BinaryIO, db: sqlite3.Connection, size: int = 0) -> str | None:
     """Scan one activeobjects.xml stream into ``db``; why it was not read to the end, or None."""
     head = stream.read(CHUNK)
     encoding, _bom = declared_encoding(head)

@@ -24,7 +24,7 @@ from pytest_jiramigrate.scan.archive import (
     locate_backup_files,
     open_member,
 )
-from pytest_jiramigrate.scan.entities import scan_entities
+from pytest_jiramigrate.scan.pieces import scan_entities
 
 #: Part of the cache key: bump when the scan would produce different facts.
 SCANNER_VERSION = "1"
@@ -76,8 +76,8 @@ def _scan_into(db: sqlite3.Connection, path: Path, limits: ArchiveLimits) -> Non
     if entities:
         db.execute("INSERT OR REPLACE INTO meta VALUES ('entities_member', ?)", (entities,))
     _sources(db, archive=None)
-    _read(db, path, entities, limits, scan_entities, "entities")
-    _read(db, path, activeobjects, limits, scan_activeobjects, "activeobjects")
+    _read(db, path, inspection, entities, limits, scan_entities, "entities")
+    _read(db, path, inspection, activeobjects, limits, scan_activeobjects, "activeobjects")
 
 
 def _fallback(problems: Sequence[Problem], what: str) -> str | None:
@@ -91,9 +91,10 @@ def _fallback(problems: Sequence[Problem], what: str) -> str | None:
 def _read(
     db: sqlite3.Connection,
     path: Path,
+    inspection: Inspection,
     member: str | None,
     limits: ArchiveLimits,
-    scan: Callable[[BinaryIO, sqlite3.Connection], str | None],
+    scan: Callable[[BinaryIO, sqlite3.Connection, int], str | None],
     source: str,
 ) -> None:
     """Stream one member through its scanner, and record what could be read.
@@ -108,7 +109,8 @@ def _read(
         return
     try:
         with open_member(path, member, limits) as stream:
-            unparsed = scan(stream, db)
+            declared = inspection.member(member)
+            unparsed = scan(stream, db, declared.size if declared else 0)
     except ArchiveReadError as error:
         _problems(db, [(error.kind, error.member, error.detail)])
         unreadable = f"{file} could not be read: {error.detail} (see backup-archive)"

@@ -14,11 +14,12 @@ child elements of (possibly split) CDATA, which lxml joins into ``.text``.
 
 from __future__ import annotations
 
+import itertools
 import re
 import sqlite3
 from collections import Counter
-from collections.abc import Callable, Iterable
-from typing import BinaryIO
+from collections.abc import Callable, Iterable, Iterator
+from typing import BinaryIO, Protocol
 
 from lxml import etree
 
@@ -26,6 +27,8 @@ from pytest_jiramigrate.scan.xmlchars import BadChar, CharScanner
 
 CHUNK = 1 << 20
 FILE = "entities.xml"
+#: property values longer than this are not kept (e-mails, URLs and titles are short)
+MAX_PROPERTY = 4096
 
 _DECLARED_ENCODING = re.compile(rb"""^\s*<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
 _HEADER_LINE = re.compile(r"^\s*(JIRA Build|Version|Build #|Base URL)\s*:\s*(.*?)\s*$", re.M)
@@ -89,8 +92,12 @@ def length(value: str | None) -> int | None:
     return None if value is None else len(value)
 
 
+class RowSink(Protocol):
+    def add(self, table: str, row: tuple[object, ...]) -> None: ...
+
+
 class Writer:
-    """Buffers rows per table and writes them in batches."""
+    """Buffers rows per table and writes them to the store in batches."""
 
     BATCH = 5000
 
@@ -108,196 +115,108 @@ class Writer:
         for name in [table] if table else list(self.pending):
             rows = self.pending.pop(name, [])
             if rows:
-                marks = ",".join("?" * len(rows[0]))
-                self.db.executemany(f"INSERT INTO {name} VALUES ({marks})", rows)
+                insert_rows(self.db, name, rows)
 
 
-class EntitiesScan:
-    """State of one pass; ``run`` drives it, the ``on_<Entity>`` methods read rows."""
+def insert_rows(db: sqlite3.Connection, table: str, rows: list[tuple[object, ...]]) -> None:
+    marks = ",".join("?" * len(rows[0]))
+    db.executemany(f"INSERT INTO {table} VALUES ({marks})", rows)
 
-    def __init__(self, db: sqlite3.Connection, file: str = FILE) -> None:
-        self.db = db
-        self.file = file
-        self.out = Writer(db)
-        self.rows: Counter[str] = Counter()
-        self.header: dict[str, str] = {}
+
+class Header:
+    """What the comments and the root element say: version, base URL, trailer counts."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, str] = {}
         self.trailer: dict[str, int] | None = None
-        self.pending_chars: list[BadChar] = []
-        self.row_entity: str | None = None
-        self.row_id: str | None = None
-        self.row_line = 0
-        # OSPropertyEntry ids whose OSPropertyString/Text value is wanted
-        self.wanted_properties: dict[str, tuple[str, str]] = {}
-        # pre-4.3 e-mails by OSUser id: their rows sort before the OSUser rows
-        self.os_user_emails: dict[str, str | None] = {}
-        self.handlers: dict[str, Callable[[etree._Element], None]] = {
-            name[3:]: getattr(self, name) for name in dir(self) if name.startswith("on_")
-        }
-
-    # -- driving --------------------------------------------------------------
-
-    def run(self, stream: BinaryIO) -> str | None:
-        """Scan the stream; returns why the file could not be read to the end, or None."""
-        head = stream.read(CHUNK)
-        encoding, bom = declared_encoding(head)
-        if bom == "UTF-16":
-            self.problem("encoding", 1, 1, "entities.xml is UTF-16 encoded; Jira writes UTF-8")
-        if b"<!DOCTYPE" in head.split(b"<entity-engine-xml", 1)[0]:
-            self.problem(
-                "doctype",
-                1,
-                1,
-                "entities.xml declares a DOCTYPE, which Jira never writes (not expanded)",
-            )
-        chars = CharScanner(encoding) if bom != "UTF-16" else None
-        parser = etree.XMLPullParser(
-            events=("end", "comment"),
-            resolve_entities=False,
-            no_network=True,
-            load_dtd=False,
-            huge_tree=False,
-        )
-        root: list[etree._Element] = []
-        chunk = head
-        try:
-            while chunk:
-                self.feed(parser, chars, chunk, root)
-                chunk = stream.read(CHUNK)
-            if chars is not None:
-                data, bad = chars.finish()
-                self.pending_chars += bad
-                parser.feed(data)
-            parser.close()
-            self.drain(parser, root)
-        except etree.XMLSyntaxError as error:
-            self.drain(parser, root)  # rows parsed before the error still count
-            return self.syntax_error(error)
-        except (LookupError, ValueError) as error:  # unknown declared encoding
-            self.problem("not-well-formed", 1, 1, f"cannot decode entities.xml: {error}")
-            return f"entities.xml cannot be decoded: {error}"
-        finally:
-            self.assign_chars(None)
-            self.finish()
-        return None
-
-    def feed(
-        self,
-        parser: etree.XMLPullParser,
-        chars: CharScanner | None,
-        chunk: bytes,
-        root: list[etree._Element],
-    ) -> None:
-        if chars is not None:
-            chunk, bad = chars.feed(chunk)
-            self.pending_chars += bad
-        parser.feed(chunk)
-        self.drain(parser, root)
-
-    def drain(self, parser: etree.XMLPullParser, root: list[etree._Element]) -> None:
-        for event, element in parser.read_events():
-            if event == "comment":
-                self.read_comment(element.text or "")
-                continue
-            parent = element.getparent()
-            if parent is None:
-                if element.get("date"):
-                    self.header["backup_date"] = element.get("date", "")
-                continue
-            if parent.getparent() is not None:
-                continue  # a CDATA field of a row: read with its row
-            if not root:
-                root.append(parent)
-            self.row(element)
-            parent.remove(element)
-
-    def row(self, element: etree._Element) -> None:
-        tag = element.tag
-        if not isinstance(tag, str):
-            return
-        self.assign_chars(element.sourceline)
-        self.row_entity, self.row_id, self.row_line = tag, element.get("id"), element.sourceline
-        self.rows[tag] += 1
-        handler = self.handlers.get(tag)
-        if handler is not None:
-            handler(element)
 
     def read_comment(self, text: str) -> None:
-        if not self.header and ("JIRA Build" in text or "Jira Build" in text):
-            self.header.update(parse_header(text))
+        if "jira_version" not in self.values and ("JIRA Build" in text or "Jira Build" in text):
+            self.values.update(parse_header(text))
             return
         trailer = parse_trailer(text)
         if trailer is not None:
             self.trailer = trailer
 
-    def assign_chars(self, next_row_line: int | None) -> None:
-        """Attribute bad characters seen before ``next_row_line`` to the current row."""
-        if not self.pending_chars:
-            return
-        keep: list[BadChar] = []
-        for bad in self.pending_chars:
-            if next_row_line is not None and bad.line >= next_row_line:
-                keep.append(bad)
-                continue
-            self.out.add(
-                "xml_problem",
-                (
-                    self.file,
-                    "invalid-char",
-                    bad.line,
-                    bad.column,
-                    self.row_entity,
-                    self.row_id,
-                    bad.codepoint,
-                    bad.describe(),
-                ),
-            )
-        self.pending_chars = keep
+    def read_root(self, root: etree._Element) -> None:
+        date = root.get("date")
+        if date:
+            self.values["backup_date"] = date
 
-    def problem(self, kind: str, line: int | None, column: int | None, detail: str) -> None:
-        self.out.add("xml_problem", (self.file, kind, line, column, None, None, None, detail))
 
-    def syntax_error(self, error: etree.XMLSyntaxError) -> str:
-        line, column = error.position if error.position else (None, None)
-        message = error.msg or str(error)
-        self.out.add(
-            "xml_problem",
-            (
-                self.file,
-                "not-well-formed",
-                line,
-                column,
-                self.row_entity,
-                self.row_id,
-                None,
-                message,
-            ),
-        )
-        return f"entities.xml is not well-formed at line {line}: facts after it were not read"
+def bad_char_row(
+    file: str, bad: BadChar, entity: str | None, entity_id: str | None
+) -> tuple[object, ...]:
+    """An ``xml_problem`` row for one forbidden character."""
+    return (
+        file,
+        "invalid-char",
+        bad.line,
+        bad.column,
+        entity,
+        entity_id,
+        bad.codepoint,
+        bad.describe(),
+    )
 
-    def finish(self) -> None:
-        self.out.flush()
-        self.db.executemany(
-            "UPDATE user SET email = ? WHERE source = 'OSUser' AND id = ?",
-            [(email, user_id) for user_id, email in self.os_user_emails.items()],
-        )
-        self.db.executemany(
-            "INSERT INTO entity_count VALUES (?, ?, ?)",
-            [(self.file, entity, count) for entity, count in sorted(self.rows.items())],
-        )
-        if self.trailer is not None:
-            self.db.executemany(
-                "INSERT INTO trailer_count VALUES (?, ?)", sorted(self.trailer.items())
-            )
-            self.header["trailer"] = "present"
-        self.db.executemany(
-            "INSERT OR REPLACE INTO meta VALUES (?, ?)", sorted(self.header.items())
-        )
-        self.db.execute(
-            """UPDATE issue SET key = (SELECT p.key FROM project p WHERE p.id = issue.project_id)
-                                     || '-' || issue.number
-               WHERE key IS NULL AND number IS NOT NULL"""
-        )
-        self.db.execute("UPDATE project SET original_key = key WHERE original_key IS NULL")
+
+def finish_entities(db: sqlite3.Connection, file: str, rows: Counter[str], header: Header) -> None:
+    """Write the counts and header, and join what rows of different entities say together."""
+    db.executemany(
+        "INSERT INTO entity_count VALUES (?, ?, ?)",
+        [(file, entity, count) for entity, count in sorted(rows.items())],
+    )
+    values = dict(header.values)
+    if header.trailer is not None:
+        db.executemany("INSERT INTO trailer_count VALUES (?, ?)", sorted(header.trailer.items()))
+        values["trailer"] = "present"
+    db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", sorted(values.items()))
+    for statement in _JOINS:
+        db.execute(statement)
+
+
+#: run once every row is read: facts that rows of different entities make together
+_JOINS = (
+    """UPDATE issue SET key = (SELECT p.key FROM project p WHERE p.id = issue.project_id)
+                             || '-' || issue.number
+       WHERE key IS NULL AND number IS NOT NULL""",
+    "UPDATE project SET original_key = key WHERE original_key IS NULL",
+    """INSERT INTO property SELECT e.target, v.value
+       FROM scan_property_entry e JOIN scan_property_value v ON v.id = e.id
+       WHERE e.kind = 'property' ORDER BY v.rowid""",
+    """UPDATE user SET email = (
+           SELECT v.value FROM scan_property_entry e JOIN scan_property_value v ON v.id = e.id
+           WHERE e.kind = 'user-email' AND e.target = user.id ORDER BY v.rowid DESC LIMIT 1)
+       WHERE source = 'OSUser'""",
+    "DELETE FROM scan_property_entry",
+    "DELETE FROM scan_property_value",
+)
+
+
+class RowReader:
+    """Turns row elements into facts; shared by the reference scan and the fast scan.
+
+    ``line_offset`` maps the parser's line numbers to the file's (the fast
+    scan parses pieces of the file).
+    """
+
+    def __init__(self, out: RowSink, line_offset: int = 0) -> None:
+        self.out = out
+        self.line_offset = line_offset
+        self.rows: Counter[str] = Counter()
+        self.handlers: dict[str, Callable[[etree._Element], None]] = {
+            name[3:]: getattr(self, name) for name in dir(self) if name.startswith("on_")
+        }
+
+    def read(self, element: etree._Element) -> None:
+        tag = element.tag
+        self.rows[tag] += 1
+        handler = self.handlers.get(tag)
+        if handler is not None:
+            handler(element)
+
+    def line(self, row: etree._Element) -> int:
+        return (row.sourceline or 0) + self.line_offset
 
     # -- rows the rules need --------------------------------------------------
 
@@ -316,7 +235,7 @@ class EntitiesScan:
                 get("firstName"),
                 get("lastName"),
                 "User",
-                row.sourceline,
+                self.line(row),
             ),
         )
 
@@ -335,7 +254,7 @@ class EntitiesScan:
                 None,
                 None,
                 "OSUser",
-                row.sourceline,
+                self.line(row),
             ),
         )
 
@@ -388,7 +307,7 @@ class EntitiesScan:
                 get("childName"),
                 get("lowerChildName"),
                 get("directoryId"),
-                row.sourceline,
+                self.line(row),
             ),
         )
 
@@ -406,7 +325,7 @@ class EntitiesScan:
                 user,
                 user.lower(),
                 None,
-                row.sourceline,
+                self.line(row),
             ),
         )
 
@@ -453,7 +372,7 @@ class EntitiesScan:
                 row.get("project"),
                 length(field(row, "summary")),
                 length(field(row, "description")),
-                row.sourceline,
+                self.line(row),
             ),
         )
 
@@ -464,12 +383,12 @@ class EntitiesScan:
         if row.get("type") == "comment":
             self.out.add(
                 "comment",
-                (row.get("id"), row.get("issue"), length(field(row, "body")), row.sourceline),
+                (row.get("id"), row.get("issue"), length(field(row, "body")), self.line(row)),
             )
 
     def on_Worklog(self, row: etree._Element) -> None:
         self.out.add(
-            "worklog", (row.get("id"), row.get("issue"), length(field(row, "body")), row.sourceline)
+            "worklog", (row.get("id"), row.get("issue"), length(field(row, "body")), self.line(row))
         )
 
     def on_IssueLink(self, row: etree._Element) -> None:
@@ -488,7 +407,7 @@ class EntitiesScan:
                     row.get("issue"),
                     row.get("customfield"),
                     len(text),
-                    row.sourceline,
+                    self.line(row),
                 ),
             )
 
@@ -507,20 +426,14 @@ class EntitiesScan:
     def on_OSPropertyEntry(self, row: etree._Element) -> None:
         entity, key = row.get("entityName"), row.get("propertyKey")
         if entity == "OSUser" and key == "email":
-            self.wanted_properties[row.get("id") or ""] = ("user-email", row.get("entityId") or "")
+            self.out.add("scan_property_entry", (row.get("id"), "user-email", row.get("entityId")))
         elif key in ("jira.baseurl", "jira.title"):
-            self.wanted_properties[row.get("id") or ""] = ("property", key)
+            self.out.add("scan_property_entry", (row.get("id"), "property", key))
 
     def on_OSPropertyString(self, row: etree._Element) -> None:
-        wanted = self.wanted_properties.pop(row.get("id") or "", None)
-        if wanted is None:
-            return
-        kind, target = wanted
         value = field(row, "value")
-        if kind == "property":
-            self.out.add("property", (target, value))
-        else:
-            self.os_user_emails[target] = value
+        if value is not None and len(value) <= MAX_PROPERTY:
+            self.out.add("scan_property_value", (row.get("id"), value))
 
     on_OSPropertyText = on_OSPropertyString
 
@@ -539,11 +452,177 @@ def integer(value: str | None) -> int | None:
         return None
 
 
-def scan_entities(stream: BinaryIO, db: sqlite3.Connection, file: str = FILE) -> str | None:
-    """Scan one entities.xml stream into ``db``; why it was not read to the end, or None."""
-    return EntitiesScan(db, file).run(stream)
+def prolog_problems(head: bytes) -> list[tuple[str, str]]:
+    """Faults visible in the first bytes: an encoding Jira never writes, a DOCTYPE."""
+    _encoding, bom = declared_encoding(head)
+    problems = []
+    if bom == "UTF-16":
+        problems.append(("encoding", "entities.xml is UTF-16 encoded; Jira writes UTF-8"))
+    if b"<!DOCTYPE" in head.split(b"<entity-engine-xml", 1)[0]:
+        problems.append(
+            ("doctype", "entities.xml declares a DOCTYPE, which Jira never writes (not expanded)")
+        )
+    return problems
+
+
+def xml_parser_options() -> dict[str, bool]:
+    """Untrusted input: no entity expansion, no DTD, no network, libxml2's size limits."""
+    return {"resolve_entities": False, "no_network": True, "load_dtd": False, "huge_tree": False}
+
+
+class ReferenceScan:
+    """The simple scan: one pull parser over the whole stream, rows read as they end.
+
+    The fast scan (:mod:`pytest_jiramigrate.scan.pieces`) must produce the same
+    facts; this one is its oracle in the tests, its fallback for files it
+    cannot cut into pieces (no Jira root element, UTF-16, a DOCTYPE), and its
+    continuation from the first piece that does not parse, so that syntax
+    errors are found exactly where a whole-file parse finds them.
+
+    A forbidden character belongs to the last complete row that starts at or
+    before its line; characters before the first row, or after a syntax error,
+    belong to none.
+    """
+
+    def __init__(
+        self,
+        db: sqlite3.Connection,
+        file: str = FILE,
+        *,
+        line_offset: int = 0,
+        row: tuple[str | None, str | None] = (None, None),
+        header: Header | None = None,
+    ) -> None:
+        self.db = db
+        self.file = file
+        self.out = Writer(db)
+        self.reader = RowReader(self.out, line_offset)
+        self.header = header or Header()
+        self.pending: list[BadChar] = []
+        self.row = row
+
+    def run(self, blocks: Iterable[bytes]) -> str | None:
+        """Scan a whole file; returns why it could not be read to the end, or None."""
+        blocks = iter(blocks)
+        head = next(blocks, b"")
+        for kind, detail in prolog_problems(head):
+            self.problem(kind, 1, 1, detail)
+        encoding, bom = declared_encoding(head)
+        chars = CharScanner(encoding) if bom != "UTF-16" else None
+        reason = self.parse(itertools.chain([head], blocks), chars)
+        finish_entities(self.db, self.file, self.reader.rows, self.header)
+        return reason
+
+    def parse(
+        self, blocks: Iterator[bytes], chars: CharScanner | None, encoding: str | None = None
+    ) -> str | None:
+        """Parse the blocks and write their rows; why the parse stopped early, or None."""
+        parser = etree.XMLPullParser(
+            events=("end", "comment"), encoding=encoding, **xml_parser_options()
+        )
+        reason = None
+        try:
+            for block in blocks:
+                parser.feed(self.mask(chars.feed(block) if chars else (block, [])))
+                self.drain(parser)
+            if chars is not None:
+                parser.feed(self.mask(chars.finish()))
+            parser.close()
+            self.drain(parser)
+        except etree.XMLSyntaxError as error:
+            self.drain(parser)  # rows parsed before the error still count
+            reason = self.syntax_error(error, chars, blocks)
+        except (LookupError, ValueError) as error:  # an unknown declared encoding
+            self.problem("not-well-formed", 1, 1, f"cannot decode entities.xml: {error}")
+            reason = f"entities.xml cannot be decoded: {error}"
+        self.assign(None)
+        self.out.flush()
+        return reason
+
+    def mask(self, scanned: tuple[bytes, list[BadChar]]) -> bytes:
+        data, bad = scanned
+        self.pending += bad
+        return data
+
+    def drain(self, parser: etree.XMLPullParser) -> None:
+        for event, element in parser.read_events():
+            if event == "comment":
+                self.header.read_comment(element.text or "")
+                continue
+            parent = element.getparent()
+            if parent is None:
+                self.header.read_root(element)
+            elif parent.getparent() is None:
+                if not self.header.values.get("backup_date"):
+                    self.header.read_root(parent)
+                self.read_row(element)
+                parent.remove(element)
+
+    def read_row(self, element: etree._Element) -> None:
+        if not isinstance(element.tag, str):
+            return
+        self.assign(self.reader.line(element))
+        self.row = (element.tag, element.get("id"))
+        self.reader.read(element)
+
+    def assign(self, next_row_line: int | None, owner: bool = True) -> None:
+        """Give the characters before ``next_row_line`` to the current row (or to none)."""
+        keep: list[BadChar] = []
+        entity, entity_id = self.row if owner else (None, None)
+        for bad in self.pending:
+            if next_row_line is not None and bad.line >= next_row_line:
+                keep.append(bad)
+            else:
+                self.out.add("xml_problem", bad_char_row(self.file, bad, entity, entity_id))
+        self.pending = keep
+
+    def problem(self, kind: str, line: int | None, column: int | None, detail: str) -> None:
+        self.out.add("xml_problem", (self.file, kind, line, column, None, None, None, detail))
+
+    def syntax_error(
+        self, error: etree.XMLSyntaxError, chars: CharScanner | None, rest: Iterator[bytes]
+    ) -> str:
+        """Record the error, then keep looking for forbidden characters to the end."""
+        offset = self.reader.line_offset
+        line, column = error.position if error.position else (None, None)
+        line = None if line is None else line + offset
+        message = shift_lines(error.msg or str(error), offset)
+        entity, entity_id = self.row
+        self.out.add(
+            "xml_problem",
+            (self.file, "not-well-formed", line, column, entity, entity_id, None, message),
+        )
+        if chars is not None:
+            for block in rest:
+                self.mask(chars.feed(block))
+            self.mask(chars.finish())
+        if line is not None:
+            self.assign(line + 1)  # up to the error: the last complete row
+        self.assign(None, owner=False)
+        return f"entities.xml is not well-formed at line {line}: facts after it were not read"
+
+
+_LINE_IN_MESSAGE = re.compile(r"\bline (\d+)")
+
+
+def shift_lines(message: str, offset: int) -> str:
+    """libxml2 names the line of an unclosed tag in its message: make it the file's line."""
+    if not offset:
+        return message
+    return _LINE_IN_MESSAGE.sub(lambda match: f"line {int(match.group(1)) + offset}", message)
+
+
+def blocks_of(stream: BinaryIO, size: int = CHUNK) -> Iterator[bytes]:
+    return iter(lambda: stream.read(size), b"")
+
+
+def scan_entities_reference(
+    stream: BinaryIO, db: sqlite3.Connection, file: str = FILE
+) -> str | None:
+    """Scan one entities.xml stream into ``db`` the simple way; why it stopped early, or None."""
+    return ReferenceScan(db, file).run(blocks_of(stream))
 
 
 def handled_entities() -> Iterable[str]:
     """The entities whose rows are read (the others are only counted)."""
-    return sorted(name[3:] for name in dir(EntitiesScan) if name.startswith("on_"))
+    return sorted(name[3:] for name in dir(RowReader) if name.startswith("on_"))

@@ -82,11 +82,13 @@ class CharScanner:
     output of ``feed`` can be shorter than its input; ``finish`` flushes it.
     """
 
-    def __init__(self, encoding: str = "utf-8") -> None:
+    def __init__(self, encoding: str = "utf-8", offset: int = 0, lines: int = 0) -> None:
+        """``offset``/``lines``: where the stream starts in its file (a piece of it
+        starting at the beginning of a line, outside CDATA)."""
         self.utf8 = encoding.replace("_", "-").lower() in ("utf-8", "utf8")
         self._pending = b""
-        self._offset = 0  # absolute offset of the next byte to emit
-        self._lines = 0  # newlines before the next byte to emit
+        self._offset = offset  # absolute offset of the next byte to emit
+        self._lines = lines  # newlines before the next byte to emit
         self._column = 0  # characters since the last newline
         self._in_cdata = False
 

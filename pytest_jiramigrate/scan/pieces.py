@@ -1,0 +1,348 @@
+"""The fast scan of entities.xml: row-aligned pieces parsed on every core.
+
+Jira writes one row per element directly under the root, each starting a line
+indented by four spaces.  That makes the stream cheap to cut into pieces that
+hold whole rows: cut before ``\\n    <Name`` where no CDATA section or comment is
+open.  Each piece is wrapped in a root element of its own and parsed by a
+worker process in one C call (lxml, the same hardened options as the reference
+scan); only rows of the entities the rules need become Python objects.  Every
+byte still goes through the forbidden-character scanner and the XML parser, so
+``xml-well-formed`` and ``xml-valid-characters`` cover the whole file.  The
+main process inflates the zip member, cuts it, and writes the workers' rows
+into the facts store in document order, so the facts equal those of
+:class:`~pytest_jiramigrate.scan.entities.ReferenceScan` (a test checks this on
+the real corpus and on every injected fault).
+
+A piece whose parse fails is read again with the pull parser, which keeps the
+rows before the error; nothing after the first error is taken as a fact.
+"""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+import multiprocessing
+import os
+import re
+import sqlite3
+from collections import Counter, deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from typing import BinaryIO
+
+from lxml import etree
+
+from pytest_jiramigrate.scan.entities import (
+    FILE,
+    Header,
+    ReferenceScan,
+    RowReader,
+    bad_char_row,
+    blocks_of,
+    declared_encoding,
+    finish_entities,
+    insert_rows,
+    prolog_problems,
+    xml_parser_options,
+)
+from pytest_jiramigrate.scan.xmlchars import BadChar, CharScanner
+
+#: bytes per piece: large enough to amortise a process round trip, small
+#: enough that a parsed piece stays a few tens of MB in a worker
+PIECE = 2 << 20
+#: below this size the pieces are parsed in this process (no workers to start)
+PARALLEL_FROM = 32 << 20
+ROOT = b"entity-engine-xml"
+_ROOT_TAG = re.compile(rb"<entity-engine-xml(?:\s[^>]*)?>")
+_ROW_START = b"\n    <"
+_OPENERS = ((b"<![CDATA[", b"]]>"), (b"<!--", b"-->"))
+#: a piece other than the first is wrapped in a root of its own, on a line of its own
+PREFIX = b"<" + ROOT + b">\n"
+SUFFIX = b"</" + ROOT + b">"
+
+Rows = dict[str, list[tuple[object, ...]]]
+Progress = Callable[[int], None]
+
+
+@dataclass(frozen=True)
+class Piece:
+    index: int
+    data: bytes
+    offset: int  # byte offset of data[0] in the file
+    lines: int  # newlines before data[0]
+    encoding: str
+    first: bool
+    last: bool
+
+
+@dataclass
+class PieceResult:
+    index: int
+    tables: Rows = field(default_factory=dict)
+    rows: Counter[str] = field(default_factory=Counter)
+    bad: list[tuple[BadChar, str | None, str | None]] = field(default_factory=list)
+    comments: list[str] = field(default_factory=list)
+    root_date: str | None = None
+    failed: bool = False
+    last_row: tuple[str | None, str | None] = (None, None)
+
+
+class Buffer:
+    """A RowSink that keeps rows per table, to be sent back to the main process."""
+
+    def __init__(self) -> None:
+        self.tables: Rows = {}
+
+    def add(self, table: str, row: tuple[object, ...]) -> None:
+        self.tables.setdefault(table, []).append(row)
+
+
+def _open_section(data: bytes, start: int, position: int) -> bool:
+    """True when a CDATA section or comment is open at ``position``."""
+    for opener, closer in _OPENERS:
+        if data.rfind(opener, start, position) > data.rfind(closer, start, position):
+            return True
+    return False
+
+
+def find_cut(data: bytes, low: int) -> int | None:
+    """The last row start in ``data`` at or after ``low`` outside CDATA and comments.
+
+    Returns the index just after the newline, so the piece ends with it.
+    """
+    position = len(data)
+    while True:
+        position = data.rfind(_ROW_START, low, position)
+        if position < 0:
+            return None
+        follower = data[position + len(_ROW_START) : position + len(_ROW_START) + 1]
+        if follower.isalpha() and not _open_section(data, 0, position):
+            return position + 1
+
+
+def cut_pieces(blocks: Iterator[bytes], head: bytes, encoding: str) -> Iterator[Piece]:
+    """Cut the stream (``head`` then ``blocks``) into row-aligned pieces."""
+    root = _ROOT_TAG.search(head)
+    low = root.end() if root else 0
+    buffer, offset, lines, index = head, 0, 0, 0
+    while True:
+        buffer, exhausted = _fill(buffer, blocks, PIECE)
+        cut = None if exhausted else find_cut(buffer, max(low, len(buffer) // 2))
+        if cut is None and not exhausted:
+            cut = find_cut(buffer, low)
+        if cut is None and not exhausted:  # no row starts in the whole buffer yet: read on
+            buffer, exhausted = _fill(buffer, blocks, len(buffer) + 1)
+            if not exhausted:
+                continue
+        if cut is None:
+            yield Piece(index, buffer, offset, lines, encoding, index == 0, True)
+            return
+        data, buffer = buffer[:cut], buffer[cut:]
+        yield Piece(index, data, offset, lines, encoding, index == 0, False)
+        offset, lines, index, low = offset + len(data), lines + data.count(b"\n"), index + 1, 0
+
+
+def _fill(buffer: bytes, blocks: Iterator[bytes], size: int) -> tuple[bytes, bool]:
+    """Read blocks until ``buffer`` holds ``size`` bytes; True when the stream ended."""
+    parts = [buffer]
+    have = len(buffer)
+    while have < size:
+        block = next(blocks, b"")
+        if not block:
+            return b"".join(parts), True
+        parts.append(block)
+        have += len(block)
+    return b"".join(parts), False
+
+
+def scan_piece(piece: Piece) -> PieceResult:
+    """Parse one piece (in a worker): its rows, comments and forbidden characters.
+
+    A piece that does not parse comes back with ``failed`` set and no facts:
+    the main process reads on from it with the reference scan.
+    """
+    chars = CharScanner(piece.encoding, offset=piece.offset, lines=piece.lines)
+    masked, bad = chars.feed(piece.data)
+    tail, more = chars.finish()
+    prefix = b"" if piece.first else PREFIX
+    suffix = b"" if piece.last else SUFFIX
+    result = PieceResult(piece.index)
+    parser = etree.XMLParser(encoding=piece.encoding, collect_ids=False, **xml_parser_options())
+    try:
+        for part in (prefix, masked, tail, suffix):  # fed in parts: no copy of the piece
+            parser.feed(part)
+        root = parser.close()
+    except etree.XMLSyntaxError:
+        result.failed = True
+        return result
+    buffer = Buffer()
+    reader = RowReader(buffer, piece.lines - (0 if piece.first else 1))
+    if piece.first:
+        result.root_date = root.get("date")
+        siblings = reversed(list(root.itersiblings(preceding=True)))
+        result.comments += [s.text or "" for s in siblings if s.tag is etree.Comment]
+    starts, owners = _read_rows(root, reader, result, want_starts=bool(bad or more))
+    if piece.last:
+        result.comments += [s.text or "" for s in root.itersiblings() if s.tag is etree.Comment]
+    result.tables, result.rows = buffer.tables, reader.rows
+    result.bad = [_owner(b, starts, owners) for b in bad + more]
+    return result
+
+
+def _read_rows(
+    root: etree._Element, reader: RowReader, result: PieceResult, want_starts: bool
+) -> tuple[list[int], list[tuple[str, str | None]]]:
+    """Read every row; with ``want_starts``, also where each starts (to place characters)."""
+    starts: list[int] = []
+    owners: list[tuple[str, str | None]] = []
+    for element in root:
+        tag = element.tag
+        if not isinstance(tag, str):
+            if tag is etree.Comment:
+                result.comments.append(element.text or "")
+            continue
+        if want_starts:
+            starts.append(reader.line(element))
+            owners.append((tag, element.get("id")))
+        reader.read(element)
+        result.last_row = (tag, element.get("id"))
+    return starts, owners
+
+
+def _owner(
+    bad: BadChar, starts: list[int], owners: list[tuple[str, str | None]]
+) -> tuple[BadChar, str | None, str | None]:
+    """The row a character belongs to: the last row of the piece starting at or before it.
+
+    None as the entity means "the previous piece's last row" (resolved by the
+    main process, which knows it; none at all before the first row).
+    """
+    at = bisect.bisect_right(starts, bad.line)
+    entity, entity_id = owners[at - 1] if at else (None, None)
+    return bad, entity, entity_id
+
+
+class FastScan:
+    """Drive the pieces: cut here, parse in workers, write here in document order."""
+
+    def __init__(self, db: sqlite3.Connection, file: str = FILE) -> None:
+        self.db = db
+        self.file = file
+        self.header = Header()
+        self.rows: Counter[str] = Counter()
+        self.last_row: tuple[str | None, str | None] = (None, None)
+
+    def run(
+        self, blocks: Iterator[bytes], size: int, progress: Progress | None = None
+    ) -> str | None:
+        head = next(blocks, b"")
+        encoding, bom = declared_encoding(head)
+        if bom == "UTF-16" or prolog_problems(head) or not _ROOT_TAG.search(head):
+            return ReferenceScan(self.db, self.file).run(itertools.chain([head], blocks))
+        pieces = cut_pieces(blocks, head, encoding)
+        if progress is not None:
+            pieces = _reporting(pieces, progress)
+        reason = None
+        results = self._results(pieces, parallel=size >= PARALLEL_FROM)
+        for piece, result in results:
+            if result.failed:
+                reason = self._read_on(piece, (later for later, _ in results))
+                break
+            self._take(result)
+        finish_entities(self.db, self.file, self.rows, self.header)
+        return reason
+
+    def _results(
+        self, pieces: Iterator[Piece], parallel: bool
+    ) -> Iterator[tuple[Piece, PieceResult]]:
+        """Each piece with its result, in order; parsed by two workers when it pays.
+
+        A pool that cannot start or breaks (a restricted sandbox, a killed
+        worker) costs speed, not results: its pieces are parsed here.
+        """
+        workers = min(os.cpu_count() or 1, 2)
+        if not parallel or workers < 2:
+            for piece in pieces:
+                yield piece, scan_piece(piece)
+            return
+        pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("forkserver"))
+        try:
+            pending: deque[tuple[Piece, Future[PieceResult] | None]] = deque()
+            for piece in pieces:
+                pending.append((piece, _submit(pool, piece)))
+                if len(pending) > 2 * workers:
+                    yield _collect(*pending.popleft())
+            while pending:
+                yield _collect(*pending.popleft())
+        finally:
+            pool.shutdown(cancel_futures=True)
+
+    def _take(self, result: PieceResult) -> None:
+        """Write one piece's facts."""
+        if result.root_date and "backup_date" not in self.header.values:
+            self.header.values["backup_date"] = result.root_date
+        for comment in result.comments:
+            self.header.read_comment(comment)
+        for table, rows in result.tables.items():
+            insert_rows(self.db, table, rows)
+        self.rows.update(result.rows)
+        problems = [
+            bad_char_row(self.file, bad, *((entity, entity_id) if entity else self.last_row))
+            for bad, entity, entity_id in result.bad
+        ]
+        if problems:
+            insert_rows(self.db, "xml_problem", problems)
+        if result.last_row != (None, None):
+            self.last_row = result.last_row
+
+    def _read_on(self, piece: Piece, later: Iterator[Piece]) -> str | None:
+        """From a piece that does not parse to the end, parse as one stream, as the reference
+        scan does, so that the error is found where a whole-file parse finds it."""
+        prefix = b"" if piece.first else PREFIX
+        scan = ReferenceScan(
+            self.db,
+            self.file,
+            line_offset=piece.lines - len(prefix.splitlines()),
+            row=self.last_row,
+            header=self.header,
+        )
+        chars = CharScanner(
+            piece.encoding, offset=piece.offset - len(prefix), lines=scan.reader.line_offset
+        )
+        blocks = itertools.chain([prefix, piece.data], (p.data for p in later))
+        reason = scan.parse(blocks, chars, None if piece.first else piece.encoding)
+        self.rows.update(scan.reader.rows)
+        return reason
+
+
+def _submit(pool: ProcessPoolExecutor, piece: Piece) -> Future[PieceResult] | None:
+    try:
+        return pool.submit(scan_piece, piece)
+    except (BrokenProcessPool, RuntimeError):
+        return None
+
+
+def _collect(piece: Piece, future: Future[PieceResult] | None) -> tuple[Piece, PieceResult]:
+    if future is not None:
+        try:
+            return piece, future.result()
+        except BrokenProcessPool:
+            pass
+    return piece, scan_piece(piece)
+
+
+def _reporting(pieces: Iterator[Piece], progress: Progress) -> Iterator[Piece]:
+    done = 0
+    for piece in pieces:
+        done += len(piece.data)
+        progress(done)
+        yield piece
+
+
+def scan_entities(
+    stream: BinaryIO, db: sqlite3.Connection, size: int = 0, progress: Progress | None = None
+) -> str | None:
+    """Scan one entities.xml stream into ``db``; why it stopped early, or None."""
+    return FastScan(db).run(blocks_of(stream), size, progress)
