@@ -118,8 +118,8 @@ def test_process_pool_gives_the_same_facts(tmp_path: Path, monkeypatch: pytest.M
         b"<?xml version='1.0'?>\n<entity-engine-xml>\n    <Issue id='1'><description>"
         b"<![CDATA[x\n    <Issue id='9'/>\n]]></description></Issue>\n"
         b"    <Issue id='2' summary='\x01'/>\n</entity-engine-xml>",
-        b"<?xml version='1.0'?>\n<entity-engine-xml>\n    <Issue id='1'/>\n<!-- \n    <Issue id='3'/>"
-        b" -->\n    <Issue id='2'/>\n</entity-engine-xml>garbage",
+        b"<?xml version='1.0'?>\n<entity-engine-xml>\n    <Issue id='1'/>\n"
+        b"<!-- \n    <Issue id='3'/> -->\n    <Issue id='2'/>\n</entity-engine-xml>garbage",
         b"<?xml version='1.0'?>\n<entity-engine-xml>\n    <Issue id='1' summary='&#1;'/>\n"
         b"    <Issue id='2'>\n    <Issue id='3'/>\n</entity-engine-xml>\x02\n",
     ],
