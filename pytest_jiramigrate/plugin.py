@@ -24,6 +24,7 @@ OPTIONS: tuple[tuple[str, str, str], ...] = (
     ("report", "PATH", "write the JSON readiness report (schema jiramigrate-report/1) here"),
     ("summary", "PATH", "append a Markdown summary here (e.g. $GITHUB_STEP_SUMMARY)"),
     ("export", "DIR", "write one CSV of offenders per failed or warned rule into DIR"),
+    ("html", "PATH", "write the self-contained HTML readiness report here"),
 )
 
 
@@ -49,6 +50,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="readiness warnings fail too",
     )
     parser.addini("jira_strict", "readiness warnings fail too", type="bool", default=False)
+    group.addoption(
+        "--jira-redact",
+        dest="jira_redact",
+        action="store_true",
+        default=None,
+        help="mask e-mail addresses and usernames in every output (stable pseudonyms)",
+    )
+    parser.addini("jira_redact", "mask e-mail addresses and usernames", type="bool", default=False)
     group.addoption(
         "--jira-rules",
         dest="jira_rules",

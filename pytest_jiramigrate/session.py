@@ -19,7 +19,16 @@ import pytest
 from pytest_jiramigrate.config import Config, ConfigError, find_config, load_config
 from pytest_jiramigrate.facts import Facts
 from pytest_jiramigrate.outcome import Outcome, evaluate
+from pytest_jiramigrate.progress import ScanProgress
+from pytest_jiramigrate.redact import (
+    Redactor,
+    known_identities,
+    known_names,
+    load_key,
+    redact_outcome,
+)
 from pytest_jiramigrate.report.exports import write_exports
+from pytest_jiramigrate.report.html import render_html
 from pytest_jiramigrate.report.markdown import render_summary
 from pytest_jiramigrate.report.text import failure_text
 from pytest_jiramigrate.rules.base import Rule
@@ -48,6 +57,10 @@ class JiraSession:
     report_path: Path | None = None
     summary_path: Path | None = None
     export_dir: Path | None = None
+    html_path: Path | None = None
+    redact: bool = False
+    redactor: Redactor | None = None
+    identities: tuple[set[str], set[str], set[str]] = (set(), set(), set())
     outcomes: dict[str, Outcome] = field(default_factory=dict)
     written_report: Path | None = None
     exports: list[Path] = field(default_factory=list)
@@ -72,14 +85,27 @@ class JiraSession:
         if self._facts is None:
             limits, cache = self.config.archive, self.cache_dir()
             backup = self.backup
-            store = backup_store(backup.path, cache, limits, self.rescan) if backup else None
+            store = (
+                backup_store(backup.path, cache, limits, self.rescan, self.progress)
+                if backup
+                else None
+            )
             media = [(t.path, t.name) for t in self.targets if t.kind == "media"]
             if media:
                 work = Path(tempfile.mkdtemp(prefix="jiramigrate-run-")) / "facts.sqlite"
                 self._facts = media_store(store, media, work, limits)
             elif store is not None:
                 self._facts = Facts.open(store)
+            if self.redact:
+                self.redactor = Redactor(load_key(cache))
+                users, emails = known_identities(self._facts)
+                self.identities = (users, emails, known_names(self._facts))
         return self._facts
+
+    def progress(self, label: str, total: int) -> ScanProgress:
+        """The progress line of a long scan, on pytest's terminal (silent when not a TTY)."""
+        reporter = self.pytest_config.pluginmanager.get_plugin("terminalreporter")
+        return ScanProgress(reporter, total, label)
 
     def check(self, target: Target, rule: Rule) -> Outcome:
         facts = self.facts()
@@ -90,6 +116,8 @@ class JiraSession:
                 (f"media:{target.name}",),
             )
         outcome = evaluate(rule, facts, self.config.rules[rule.id], target.name)
+        if self.redactor is not None:
+            outcome = redact_outcome(outcome, self.redactor, *self.identities)
         self.outcomes[f"{target.name}::{rule.id}"] = outcome
         return outcome
 
@@ -196,16 +224,24 @@ class JiraSession:
                 stream.write(render_summary(report))
         if self.export_dir is not None:
             self.exports = write_exports(report, self.export_dir)
+        if self.html_path is not None:
+            html = render_html(report, self._facts, self.redactor)
+            write_atomically(self.html_path, html)
 
     def write_json_report(self, report: dict[str, Any], path: Path) -> None:
-        """Write the JSON report atomically: a reader never sees half a report."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
-        with partial.open("w", encoding="utf-8") as stream:
-            json.dump(report, stream, indent=2, ensure_ascii=False)
-            stream.write("\n")
-        os.replace(partial, path)
+        write_atomically(path, json.dumps(report, indent=2, ensure_ascii=False) + "\n")
         self.written_report = path
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write under a temporary name, then rename: a reader never sees half a report."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    try:
+        partial.write_text(text, encoding="utf-8")
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 def targets(backup: Path | None, media: Sequence[Path]) -> list[Target]:
@@ -272,8 +308,8 @@ def start_session(
         pytest_config.addinivalue_line(
             "filterwarnings", "error::pytest_jiramigrate.JiraReadinessWarning"
         )
-    report, summary, export = (
-        option_or_ini(pytest_config, name) for name in ("report", "summary", "export")
+    report, summary, export, html = (
+        option_or_ini(pytest_config, name) for name in ("report", "summary", "export", "html")
     )
     here = pytest_config.invocation_params.dir
     return JiraSession(
@@ -285,4 +321,6 @@ def start_session(
         report_path=here / report if report else None,
         summary_path=here / summary if summary else None,
         export_dir=here / export if export else None,
+        html_path=here / html if html else None,
+        redact=bool(pytest_config.getoption("jira_redact") or pytest_config.getini("jira_redact")),
     )

@@ -22,7 +22,12 @@ from pathlib import Path
 from pytest_jiramigrate import facts
 from pytest_jiramigrate.config import ArchiveLimits
 from pytest_jiramigrate.facts import Facts
-from pytest_jiramigrate.scan.backup import BACKUP_SOURCES, SCANNER_VERSION, scan_backup
+from pytest_jiramigrate.scan.backup import (
+    BACKUP_SOURCES,
+    SCANNER_VERSION,
+    ProgressFactory,
+    scan_backup,
+)
 from pytest_jiramigrate.scan.media import scan_media
 
 
@@ -58,7 +63,13 @@ def open_cached(store: Path) -> Facts | None:
     return cached
 
 
-def backup_store(path: Path, cache_dir: Path, limits: ArchiveLimits, rescan: bool) -> Path:
+def backup_store(
+    path: Path,
+    cache_dir: Path,
+    limits: ArchiveLimits,
+    rescan: bool,
+    progress: ProgressFactory | None = None,
+) -> Path:
     """The finished facts store of the backup at ``path``: cached, or from a new scan."""
     store = cache_dir / f"backup-{fingerprint(path, limits)}.sqlite"
     if not rescan:
@@ -69,7 +80,7 @@ def backup_store(path: Path, cache_dir: Path, limits: ArchiveLimits, rescan: boo
     partial = store.with_name(f"{store.name}.{os.getpid()}.partial")
     partial.unlink(missing_ok=True)
     try:
-        scan_backup(path, partial, limits)
+        scan_backup(path, partial, limits, progress)
         os.replace(partial, store)
     finally:
         partial.unlink(missing_ok=True)

@@ -11,7 +11,7 @@ import hashlib
 import sqlite3
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import BinaryIO
+from typing import Protocol
 
 from pytest_jiramigrate import facts
 from pytest_jiramigrate.config import ArchiveLimits
@@ -42,12 +42,23 @@ def sha256_of(path: Path) -> str | None:
     return digest.hexdigest()
 
 
-def scan_backup(path: Path, store: Path, limits: ArchiveLimits) -> None:
+class Progress(Protocol):
+    def update(self, done_bytes: int) -> None: ...
+    def finish(self) -> None: ...
+
+
+#: makes the progress display of one member: (label, total bytes) -> display
+ProgressFactory = Callable[[str, int], Progress]
+
+
+def scan_backup(
+    path: Path, store: Path, limits: ArchiveLimits, progress: ProgressFactory | None = None
+) -> None:
     """Write the facts of the backup at ``path`` into a new store at ``store``."""
     db = facts.create(store)
     try:
         db.execute("BEGIN")  # one transaction: SQLite commits per statement otherwise
-        _scan_into(db, path, limits)
+        _scan_into(db, path, limits, progress)
         db.execute("COMMIT")
         db.executescript(facts.INDEXES)
         db.execute("INSERT OR REPLACE INTO meta VALUES ('complete', '1')")
@@ -55,7 +66,9 @@ def scan_backup(path: Path, store: Path, limits: ArchiveLimits) -> None:
         db.close()
 
 
-def _scan_into(db: sqlite3.Connection, path: Path, limits: ArchiveLimits) -> None:
+def _scan_into(
+    db: sqlite3.Connection, path: Path, limits: ArchiveLimits, progress: ProgressFactory | None
+) -> None:
     meta = {"backup_path": str(path), "backup_name": path.name}
     checksum = sha256_of(path) if path.is_file() else None
     if checksum:
@@ -76,7 +89,7 @@ def _scan_into(db: sqlite3.Connection, path: Path, limits: ArchiveLimits) -> Non
     if entities:
         db.execute("INSERT OR REPLACE INTO meta VALUES ('entities_member', ?)", (entities,))
     _sources(db, archive=None)
-    _read(db, path, inspection, entities, limits, scan_entities, "entities")
+    _read(db, path, inspection, entities, limits, scan_entities, "entities", progress)
     _read(db, path, inspection, activeobjects, limits, scan_activeobjects, "activeobjects")
 
 
@@ -94,8 +107,9 @@ def _read(
     inspection: Inspection,
     member: str | None,
     limits: ArchiveLimits,
-    scan: Callable[[BinaryIO, sqlite3.Connection, int], str | None],
+    scan: Callable[..., str | None],
     source: str,
+    progress: ProgressFactory | None = None,
 ) -> None:
     """Stream one member through its scanner, and record what could be read.
 
@@ -108,9 +122,18 @@ def _read(
         _sources(db, **{file: missing, source: missing})
         return
     try:
-        with open_member(path, member, limits) as stream:
-            declared = inspection.member(member)
-            unparsed = scan(stream, db, declared.size if declared else 0)
+        declared = inspection.member(member)
+        size = declared.size if declared else 0
+        display = progress(file, size) if progress else None
+        try:
+            with open_member(path, member, limits) as stream:
+                if display is None:
+                    unparsed = scan(stream, db, size)
+                else:
+                    unparsed = scan(stream, db, size, display.update)
+        finally:
+            if display is not None:
+                display.finish()
     except ArchiveReadError as error:
         _problems(db, [(error.kind, error.member, error.detail)])
         unreadable = f"{file} could not be read: {error.detail} (see backup-archive)"
