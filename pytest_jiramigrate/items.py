@@ -52,12 +52,19 @@ class RuleItem(pytest.Item):
         self.rule = rule
         self.outcome: Outcome | None = None
 
-    def runtest(self) -> None:
+    def prepare(self) -> None:
+        """Check the rule before setup, so that a rule that cannot run is skipped by a
+        skip marker, which pytest reports at the item rather than at this file."""
         jira = self.parent.jira
         outcome = self.outcome = jira.check(self.parent.target, self.rule)
         self.user_properties += jira.properties(outcome)
         if outcome.status == "skipped" or outcome.reason.startswith("not checked"):
-            pytest.skip(outcome.reason)
+            self.add_marker(pytest.mark.skip(reason=outcome.reason))
+
+    def runtest(self) -> None:
+        outcome = self.outcome
+        assert outcome is not None, "prepare() runs before the test"
+        jira = self.parent.jira
         if outcome.status in ("failed", "error"):
             raise RuleFailed(outcome)
         if outcome.status == "warning":
@@ -74,5 +81,6 @@ class RuleItem(pytest.Item):
             return FailureRepr(text, Crash(str(self.path), None, self.outcome.summary))
         return super().repr_failure(excinfo, style=style)
 
-    def reportinfo(self) -> tuple[Any, int | None, str]:
-        return self.path, None, f"{self.parent.target.name}::{self.rule.id}"
+    def reportinfo(self) -> tuple[Any, int, str]:
+        # the rule id alone: pytest turns every "." of a domain into "::"
+        return self.path, 0, self.rule.id

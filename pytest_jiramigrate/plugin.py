@@ -168,6 +168,17 @@ class ReadinessRun:
             reporter.ensure_newline()
             reporter.write_line(self.jira.inventory_line(facts))
 
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> object:
+        from pytest_jiramigrate.items import RuleItem
+
+        if isinstance(item, RuleItem):
+            item.prepare()
+        return (yield)
+
+    def pytest_unconfigure(self, config: pytest.Config) -> None:
+        self.jira.close()
+
     def pytest_report_header(self, config: pytest.Config) -> list[str]:
         jira = self.jira
         source = jira.config.path or "built-in defaults"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -65,6 +66,7 @@ class JiraSession:
     written_report: Path | None = None
     exports: list[Path] = field(default_factory=list)
     _facts: Facts | None = None
+    _scratch: Path | None = None
 
     @property
     def backup(self) -> Target | None:
@@ -78,7 +80,22 @@ class JiraSession:
         cache = getattr(self.pytest_config, "cache", None)
         if cache is not None:
             return Path(cache.mkdir("jiramigrate"))
-        return Path(tempfile.mkdtemp(prefix="jiramigrate-"))
+        return self.scratch()
+
+    def scratch(self) -> Path:
+        """A directory of this run only, removed when the run ends."""
+        if self._scratch is None:
+            self._scratch = Path(tempfile.mkdtemp(prefix="jiramigrate-"))
+        return self._scratch
+
+    def close(self) -> None:
+        """Close the facts store and remove what this run wrote outside the cache."""
+        if self._facts is not None:
+            self._facts.db.close()
+            self._facts = None
+        if self._scratch is not None:
+            shutil.rmtree(self._scratch, ignore_errors=True)
+            self._scratch = None
 
     def facts(self) -> Facts:
         """The facts of the run, scanned once per session (the backup's from the cache)."""
@@ -92,7 +109,7 @@ class JiraSession:
             )
             media = [(t.path, t.name) for t in self.targets if t.kind == "media"]
             if media:
-                work = Path(tempfile.mkdtemp(prefix="jiramigrate-run-")) / "facts.sqlite"
+                work = self.scratch() / "facts.sqlite"
                 self._facts = media_store(store, media, work, limits)
             elif store is not None:
                 self._facts = Facts.open(store)
@@ -279,13 +296,18 @@ def collect_rules(config: pytest.Config) -> list[Rule]:
 
 
 def read_config(pytest_config: pytest.Config, rules: Sequence[Rule]) -> Config:
-    """The YAML configuration; a bad one is a usage error (exit code 4), before any item."""
+    """The YAML configuration; a bad one is a usage error (exit code 4), before any item.
+
+    pytest picks its rootdir before it knows ``--jira-backup``, so with
+    ``--jira-backup PATH`` (a space) the backup's folder can become the rootdir:
+    ``jiramigrate.yaml`` is then also looked for where pytest was started.
+    """
     try:
         path = find_config(
             pytest_config.getoption("jira_config"),
             pytest_config.getini("jira_config") or None,
             pytest_config.rootpath,
-        )
+        ) or find_config(None, None, pytest_config.invocation_params.dir)
         return load_config(path, rules)
     except ConfigError as error:
         raise pytest.UsageError(f"jiramigrate configuration: {error}") from None

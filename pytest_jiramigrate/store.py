@@ -63,6 +63,24 @@ def open_cached(store: Path) -> Facts | None:
     return cached
 
 
+def remove_stale_partials(cache_dir: Path) -> None:
+    """Remove what killed runs left half-written: stores of processes no longer alive."""
+    for partial in cache_dir.glob("*.partial"):
+        pid = partial.suffixes[-2].lstrip(".") if len(partial.suffixes) >= 2 else ""
+        if pid.isdigit() and not process_alive(int(pid)):
+            partial.unlink(missing_ok=True)
+
+
+def process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def backup_store(
     path: Path,
     cache_dir: Path,
@@ -77,6 +95,7 @@ def backup_store(
         if cached is not None:
             cached.db.close()
             return store
+    remove_stale_partials(cache_dir)
     partial = store.with_name(f"{store.name}.{os.getpid()}.partial")
     partial.unlink(missing_ok=True)
     try:

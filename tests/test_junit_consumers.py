@@ -48,7 +48,7 @@ def test_schema_is_strict_enough_to_reject_xunit1_attributes(
     """xunit1 adds ``file``/``line`` to each testcase: a schema that accepted it checks nothing."""
     document = etree.parse(str(junit_of(pytester, backup, "xunit1")))
     assert not schema.validate(document)
-    assert "file" in str(schema.error_log.last_error)
+    assert "'file'" in str(schema.error_log) or "'line'" in str(schema.error_log)
 
 
 def test_default_family_parses(pytester: pytest.Pytester, backup: Path) -> None:

@@ -669,8 +669,9 @@ def test_scan_memory_stays_flat_on_a_30_mb_backup(tmp_path: Path) -> None:
     # pieces of 2 MB and their rows, whatever the size of the file (everything held would be
     # several times the file)
     assert peaks[0] < 32_000_000, f"Python peak {peaks[0]:,} bytes for a {size:,} byte file"
-    # a tree that is never pruned would cost about ten times the file in libxml2
-    assert growth is None or growth * 1024 < 2 * size
+    # a tree that is never pruned would cost about ten times the file (300 MB) in libxml2;
+    # pieces of 2 MB, each parsed whole, cost a few tens of MB whatever the file's size
+    assert growth is None or growth * 1024 < 5 * size
     db = sqlite3.connect(store)
     assert one(db, "SELECT count(*) FROM issue") == 11_000
     assert entity_counts(db) == manifest.counts

@@ -251,7 +251,7 @@ def jira_version_supported(facts: Facts, settings: RuleSettings) -> Verdict:
     id="backup-complete",
     title="Every entity the trailer declares was read",
     group="archive",
-    needs=("entities.xml",),
+    needs=("entities",),
     why="""Jira ends entities.xml with a comment counting the rows it wrote per entity.
     Fewer rows than declared mean the file was cut short or damaged, and Cloud imports
     an incomplete site or fails near the end.""",

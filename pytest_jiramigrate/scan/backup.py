@@ -121,6 +121,10 @@ def _read(
         missing = f"the backup holds no {file} (see {source}-xml-at-root)"
         _sources(db, **{file: missing, source: missing})
         return
+    if any(p.kind == "duplicate-name" and p.member == member for p in inspection.problems):
+        twice = f"{member} appears more than once in the zip (see backup-archive)"
+        _sources(db, **{file: twice, source: twice})
+        return
     try:
         declared = inspection.member(member)
         size = declared.size if declared else 0
@@ -135,7 +139,12 @@ def _read(
             if display is not None:
                 display.finish()
     except ArchiveReadError as error:
-        _problems(db, [(error.kind, error.member, error.detail)])
+        known = db.execute(
+            "SELECT 1 FROM archive_problem WHERE kind = ? AND member = ?",
+            (error.kind, error.member),
+        ).fetchone()
+        if known is None:  # inspect_zip may have seen it already: list it once
+            _problems(db, [(error.kind, error.member, error.detail)])
         unreadable = f"{file} could not be read: {error.detail} (see backup-archive)"
         _sources(db, **{file: unreadable, source: unreadable})
         return

@@ -17,7 +17,7 @@ from __future__ import annotations
 import itertools
 import re
 import sqlite3
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from typing import BinaryIO, Protocol
 
@@ -500,6 +500,12 @@ class ReferenceScan:
         self.header = header or Header()
         self.pending: list[BadChar] = []
         self.row = row
+        #: the row whose end has not been read yet: where a syntax error is
+        self.open_row: tuple[str, str | None] | None = None
+        #: the last blocks fed, by the number of lines before each: where a row whose
+        #: start tag is cut short (no start event) is named
+        self.recent: deque[tuple[int, bytes]] = deque(maxlen=2)
+        self.fed_lines = line_offset
 
     def run(self, blocks: Iterable[bytes]) -> str | None:
         """Scan a whole file; returns why it could not be read to the end, or None."""
@@ -518,12 +524,15 @@ class ReferenceScan:
     ) -> str | None:
         """Parse the blocks and write their rows; why the parse stopped early, or None."""
         parser = etree.XMLPullParser(
-            events=("end", "comment"), encoding=encoding, **xml_parser_options()
+            events=("start", "end", "comment"), encoding=encoding, **xml_parser_options()
         )
         reason = None
         try:
             for block in blocks:
-                parser.feed(self.mask(chars.feed(block) if chars else (block, [])))
+                data = self.mask(chars.feed(block) if chars else (block, []))
+                self.recent.append((self.fed_lines, data))
+                self.fed_lines += data.count(b"\n")
+                parser.feed(data)
                 self.drain(parser)
             if chars is not None:
                 parser.feed(self.mask(chars.finish()))
@@ -551,10 +560,14 @@ class ReferenceScan:
                 continue
             parent = element.getparent()
             if parent is None:
-                self.header.read_root(element)
+                if event == "start":
+                    self.header.read_root(element)
             elif parent.getparent() is None:
-                if not self.header.values.get("backup_date"):
-                    self.header.read_root(parent)
+                if event == "start":
+                    if isinstance(element.tag, str):
+                        self.open_row = (element.tag, element.get("id"))
+                    continue
+                self.open_row = None
                 self.read_row(element)
                 parent.remove(element)
 
@@ -579,6 +592,28 @@ class ReferenceScan:
     def problem(self, kind: str, line: int | None, column: int | None, detail: str) -> None:
         self.out.add("xml_problem", (self.file, kind, line, column, None, None, None, detail))
 
+    def row_starting_at(self, line: int | None) -> tuple[str, str | None] | None:
+        """The row whose start tag begins on ``line`` (Jira starts each row on a line)."""
+        if line is None:
+            return None
+        for lines_before, data in self.recent:
+            skip = line - 1 - lines_before
+            if skip < 0:
+                continue
+            start = 0
+            for _ in range(skip):
+                start = data.find(b"\n", start) + 1
+                if start == 0:
+                    break
+            else:
+                match = _ROW_HEAD.match(data, start)
+                if match:
+                    name, row_id = match.groups()
+                    return name.decode("ascii"), row_id.decode(
+                        "utf-8", "replace"
+                    ) if row_id else None
+        return None
+
     def syntax_error(
         self, error: etree.XMLSyntaxError, chars: CharScanner | None, rest: Iterator[bytes]
     ) -> str:
@@ -586,8 +621,8 @@ class ReferenceScan:
         offset = self.reader.line_offset
         line, column = error.position if error.position else (None, None)
         line = None if line is None else line + offset
-        message = shift_lines(error.msg or str(error), offset)
-        entity, entity_id = self.row
+        message = explain(shift_lines(error.msg or str(error), offset))
+        entity, entity_id = self.open_row or self.row_starting_at(line) or self.row
         self.out.add(
             "xml_problem",
             (self.file, "not-well-formed", line, column, entity, entity_id, None, message),
@@ -603,6 +638,33 @@ class ReferenceScan:
 
 
 _LINE_IN_MESSAGE = re.compile(r"\bline (\d+)")
+_ROW_HEAD = re.compile(rb"    <([A-Za-z][\w.-]*)(?:[^>\n]*?\bid=\"([^\"]*)\")?")
+#: libxml2's safety limits, said so that an administrator can act on them
+_LIMITS = (
+    (
+        "Excessive depth",
+        "elements are nested deeper than 256 levels (libxml2's limit; Jira "
+        "writes rows two levels deep, so this file was not written by Jira's backup)",
+    ),
+    (
+        "huge text node",
+        "a text is longer than 10 MB (libxml2's limit for one text; Jira's "
+        "text fields are far smaller, so the file is damaged or was not written by Jira)",
+    ),
+    (
+        "too big",
+        "a text is longer than 10 MB (libxml2's limit for one text; Jira's text "
+        "fields are far smaller, so the file is damaged or was not written by Jira)",
+    ),
+)
+
+
+def explain(message: str) -> str:
+    """Put libxml2's limit messages in words an administrator can act on."""
+    for needle, words in _LIMITS:
+        if needle in message:
+            return f"{words}: {message}"
+    return message
 
 
 def shift_lines(message: str, offset: int) -> str:
