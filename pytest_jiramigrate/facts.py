@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 #: Bumped whenever the schema or the meaning of a fact changes, so that a
 #: cached store written by another scanner version is never trusted.
@@ -108,6 +110,7 @@ class Facts:
     def __init__(self, db: sqlite3.Connection) -> None:
         self.db = db
         self._meta: dict[str, str] | None = None
+        self._derived: dict[str, Any] = {}
 
     @classmethod
     def open(cls, path: Path) -> Facts:
@@ -136,6 +139,16 @@ class Facts:
         if self._meta is None:
             self._meta = dict(self.db.execute("SELECT key, value FROM meta").fetchall())
         return self._meta
+
+    def derived(self, key: str, compute: Callable[[Facts], T]) -> T:
+        """A value several rules derive from the facts, computed once per run.
+
+        The facts do not change while the rules run, so e.g. the list of
+        imported users is built once, not once per user rule.
+        """
+        if key not in self._derived:
+            self._derived[key] = compute(self)
+        return self._derived[key]  # type: ignore[no-any-return]
 
     def missing(self, source: str) -> str | None:
         """Why ``source`` could not be read, or None when it was."""

@@ -134,8 +134,11 @@ def imported_users(facts: Facts) -> list[ImportedUser]:
 
 
 def counted_users(facts: Facts) -> list[ImportedUser]:
-    """The users the import creates: one per username, active and inactive (module docstring)."""
-    return _users(facts.rows(COUNTED_USERS_SQL))
+    """The users the import creates: one per username, active and inactive (module docstring).
+
+    Built once per run and shared by every user and group rule: do not modify it.
+    """
+    return facts.derived("counted_users", lambda f: _users(f.rows(COUNTED_USERS_SQL)))
 
 
 def active_user_count(facts: Facts) -> int:
