@@ -77,7 +77,12 @@ class RuleItem(pytest.Item):
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
         if self.outcome is not None and excinfo.errisinstance((RuleFailed, JiraReadinessWarning)):
-            text = failure_text(self.outcome, self.parent.jira.config.max_listed)
+            jira = self.parent.jira
+            text = failure_text(
+                self.outcome,
+                jira.config.max_listed,
+                placeholders=jira.placeholders(self.parent.target),
+            )
             return FailureRepr(text, Crash(str(self.path), None, self.outcome.summary))
         return super().repr_failure(excinfo, style=style)
 

@@ -176,6 +176,24 @@ class ReadinessRun:
             item.prepare()
         return (yield)
 
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> pytest.TestReport:
+        """Carry the rule's JSON entry on its report: the report reaches the process that
+        writes the reports, also from a pytest-xdist worker."""
+        report: pytest.TestReport = yield
+        outcome = getattr(item, "outcome", None)
+        ran = report.when == "call" or (report.when == "setup" and report.skipped)
+        if outcome is not None and ran:
+            report.jiramigrate = self.jira.report_item(outcome)  # type: ignore[attr-defined]
+        return report
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        entry = getattr(report, "jiramigrate", None)
+        if entry is not None:
+            self.jira.entries[report.nodeid] = entry
+
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         self.jira.close()
 
@@ -187,7 +205,7 @@ class ReadinessRun:
         return lines
 
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
-        if not self.jira.outcomes:
+        if not self.jira.entries:
             return
         terminalreporter.section("jiramigrate readiness")
         for line in self.jira.summary_table():
@@ -201,4 +219,5 @@ class ReadinessRun:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        self.jira.write_reports()
+        if not hasattr(session.config, "workerinput"):  # a pytest-xdist worker reports nothing
+            self.jira.write_reports()

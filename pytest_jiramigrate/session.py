@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import tempfile
 from collections.abc import Sequence
@@ -62,7 +63,9 @@ class JiraSession:
     redact: bool = False
     redactor: Redactor | None = None
     identities: tuple[set[str], set[str], set[str]] = (set(), set(), set())
-    outcomes: dict[str, Outcome] = field(default_factory=dict)
+    #: the JSON report's entry of every rule that ran, by node id; filled from the
+    #: test reports, so that under pytest-xdist the controller has them all
+    entries: dict[str, dict[str, Any]] = field(default_factory=dict)
     written_report: Path | None = None
     exports: list[Path] = field(default_factory=list)
     _facts: Facts | None = None
@@ -135,7 +138,6 @@ class JiraSession:
         outcome = evaluate(rule, facts, self.config.rules[rule.id], target.name)
         if self.redactor is not None:
             outcome = redact_outcome(outcome, self.redactor, *self.identities)
-        self.outcomes[f"{target.name}::{rule.id}"] = outcome
         return outcome
 
     @staticmethod
@@ -155,6 +157,15 @@ class JiraSession:
                 properties.append(("limit", verdict.limit))
             properties += sorted(verdict.properties.items())
         return properties
+
+    def placeholders(self, target: Target) -> dict[str, str]:
+        """What ``<backup>`` and ``<cleaned-backup>`` mean in a rule's fix text: paths as
+        they can be typed where pytest was started."""
+        here = self.pytest_config.invocation_params.dir
+        path = target.path
+        shown = path.relative_to(here) if path.is_relative_to(here) else path
+        cleaned = shown.with_name(shown.name.removesuffix(".zip") + ".clean.zip")
+        return {"<backup>": shlex.quote(str(shown)), "<cleaned-backup>": shlex.quote(str(cleaned))}
 
     def warning_text(self, outcome: Outcome) -> str:
         return failure_text(outcome, self.config.max_listed, full=False)
@@ -199,13 +210,13 @@ class JiraSession:
     def summary_table(self) -> list[str]:
         """One line per rule (and target, when there are several): worst first."""
         order = {"failed": 0, "error": 1, "warning": 2, "skipped": 3, "passed": 4}
-        ranked = sorted(self.outcomes.items(), key=lambda kv: (order[kv[1].status], kv[0]))
+        ranked = sorted(self.entries.items(), key=lambda kv: (order[kv[1]["outcome"]], kv[0]))
         several = len(self.targets) > 1
-        names = [nodeid if several else outcome.rule.id for nodeid, outcome in ranked]
+        names = [nodeid if several else entry["id"] for nodeid, entry in ranked]
         width = max(map(len, names))
         return [
-            f"{o.status.upper():8} {name:{width}}  {o.findings:>6} findings  {o.summary}"
-            for name, (_nodeid, o) in zip(names, ranked, strict=True)
+            f"{e['outcome'].upper():8} {name:{width}}  {e['findings']:>6} findings  {e['message']}"
+            for name, (_nodeid, e) in zip(names, ranked, strict=True)
         ]
 
     def report(self) -> dict[str, Any]:
@@ -213,25 +224,25 @@ class JiraSession:
         backup: dict[str, Any] = {}
         if self.backup is not None:
             backup = {"path": str(self.backup.path), "name": self.backup.name}
-            if self._facts is not None:
-                meta = self._facts.meta
-                backup.update(
-                    sha256=meta.get("sha256"),
-                    jira_version=meta.get("jira_version"),
-                    jira_build=meta.get("jira_build"),
-                    base_url=meta.get("base_url"),
-                    counts=self._facts.counts(),
-                )
+            facts = self.facts()
+            meta = facts.meta
+            backup.update(
+                sha256=meta.get("sha256"),
+                jira_version=meta.get("jira_version"),
+                jira_build=meta.get("jira_build"),
+                base_url=meta.get("base_url"),
+                counts=facts.counts(),
+            )
         return {
             "schema": "jiramigrate-report/1",
             "backup": backup,
             "config": self.config.as_dict(),
-            "rules": [self.report_item(outcome) for outcome in self.outcomes.values()],
+            "rules": list(self.entries.values()),
         }
 
     def write_reports(self) -> None:
         """The JSON report, the Markdown summary and the CSV exports asked for."""
-        if not self.outcomes:
+        if not self.entries:
             return
         report = self.report()
         if self.report_path is not None:
@@ -242,7 +253,7 @@ class JiraSession:
         if self.export_dir is not None:
             self.exports = write_exports(report, self.export_dir)
         if self.html_path is not None:
-            html = render_html(report, self._facts, self.redactor)
+            html = render_html(report, self.facts(), self.redactor)
             write_atomically(self.html_path, html)
 
     def write_json_report(self, report: dict[str, Any], path: Path) -> None:

@@ -12,11 +12,13 @@ marked complete is ignored and rebuilt.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import shutil
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 
 from pytest_jiramigrate import facts
@@ -90,20 +92,45 @@ def backup_store(
 ) -> Path:
     """The finished facts store of the backup at ``path``: cached, or from a new scan."""
     store = cache_dir / f"backup-{fingerprint(path, limits)}.sqlite"
-    if not rescan:
-        cached = open_cached(store)
-        if cached is not None:
-            cached.db.close()
+    if not rescan and _usable(store):
+        return store
+    with _scan_lock(store):
+        if not rescan and _usable(store):  # another process scanned it while we waited
             return store
-    remove_stale_partials(cache_dir)
-    partial = store.with_name(f"{store.name}.{os.getpid()}.partial")
-    partial.unlink(missing_ok=True)
-    try:
-        scan_backup(path, partial, limits, progress)
-        os.replace(partial, store)
-    finally:
+        remove_stale_partials(cache_dir)
+        partial = store.with_name(f"{store.name}.{os.getpid()}.partial")
         partial.unlink(missing_ok=True)
+        try:
+            scan_backup(path, partial, limits, progress)
+            os.replace(partial, store)
+        finally:
+            partial.unlink(missing_ok=True)
     return store
+
+
+def _usable(store: Path) -> bool:
+    cached = open_cached(store)
+    if cached is None:
+        return False
+    cached.db.close()
+    return True
+
+
+@contextlib.contextmanager
+def _scan_lock(store: Path) -> Iterator[None]:
+    """One scan of a backup at a time: another process (a pytest-xdist worker, a second
+    run) waits for it, then uses the finished store instead of scanning again."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: no advisory locks; at worst a backup is scanned twice
+        yield
+        return
+    with store.with_name(f"{store.name}.lock").open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def media_store(

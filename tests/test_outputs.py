@@ -50,3 +50,17 @@ def test_summary_is_appended_and_exports_name_the_offender(pytester, backup) -> 
         rows = list(csv.DictReader(stream))
     assert [(row["user"], row["email"]) for row in rows] == [(fault["user"], fault["email"])]
     result.stdout.fnmatch_lines(["*CSV exports of offenders written to*"])
+
+
+def test_invalid_characters_failure_gives_the_exact_clean_xml_command(pytester) -> None:
+    (pytester.path / "backups").mkdir()
+    write_backup(pytester.path / "backups" / "site backup.zip", SynthSpec(faults=["fffe"]))
+    result = pytester.runpytest_inprocess(
+        "-p", "no:cacheprovider", "--jira-backup=backups/site backup.zip"
+    )
+    result.stdout.fnmatch_lines(
+        [
+            "    `jiramigrate clean-xml 'backups/site backup.zip' "
+            "--out 'backups/site backup.clean.zip' --log changes.csv`"
+        ]
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,10 +12,18 @@ from pytest_jiramigrate.outcome import Outcome
 INDENT = "    "
 
 
-def failure_text(outcome: Outcome, max_listed: int, width: int = 100, full: bool = True) -> str:
+def failure_text(
+    outcome: Outcome,
+    max_listed: int,
+    width: int = 100,
+    full: bool = True,
+    placeholders: Mapping[str, str] | None = None,
+) -> str:
     """The four parts of a failure: summary, offenders (capped), why, and how to fix.
 
     ``full=False`` stops after the offenders, for the warnings summary.
+    ``placeholders`` fill the fix text's ``<backup>``-style names, so that a
+    command in it can be copied and run as it stands.
     """
     rule, verdict = outcome.rule, outcome.verdict
     if verdict is None:
@@ -33,8 +42,16 @@ def failure_text(outcome: Outcome, max_listed: int, width: int = 100, full: bool
     lines += ["", "Why Jira Cloud cares:"]
     lines += textwrap.wrap(rule.why, width, initial_indent=INDENT, subsequent_indent=INDENT)
     lines += ["", "How to fix it on the server, then take a new backup:"]
-    for paragraph in rule.fix.split("\n"):
-        lines += textwrap.wrap(paragraph, width, initial_indent=INDENT, subsequent_indent=INDENT)
+    fix = rule.fix
+    for name, value in (placeholders or {}).items():
+        fix = fix.replace(name, value)
+    for paragraph in fix.split("\n"):
+        if paragraph.startswith("`"):  # a command: kept on one line, to be copied
+            lines.append(INDENT + paragraph)
+        else:
+            lines += textwrap.wrap(
+                paragraph, width, initial_indent=INDENT, subsequent_indent=INDENT
+            )
     if rule.sql:
         lines += ["", "Find them in the Jira database with:"]
         lines += [INDENT + line for line in rule.sql.splitlines()]

@@ -165,8 +165,11 @@ def xml_well_formed(facts: Facts, settings: RuleSettings) -> Verdict:
     bytes that are not UTF-8, so they reach entities.xml (often pasted into issues
     from e-mails and terminals). Cloud's XML parser stops at the first one and the
     whole import fails.""",
-    fix="""Write a cleaned copy: `jiramigrate clean-xml <backup> --out <backup>.clean.zip
-    --log changes.csv` removes every listed character (or use `--replace ?` to keep a
+    fix="""Write a cleaned copy of the backup:
+
+    `jiramigrate clean-xml <backup> --out <cleaned-backup> --log changes.csv`
+
+    It removes every listed character (or use `--replace ?` to keep a
     mark), keeps every other byte, puts entities.xml and activeobjects.xml at the zip
     root and lists each change with its issue key in changes.csv; import the
     .clean.zip. Or remove the characters on the server (edit each listed issue,
