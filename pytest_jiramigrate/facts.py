@@ -23,7 +23,7 @@ T = TypeVar("T")
 
 #: Bumped whenever the schema or the meaning of a fact changes, so that a
 #: cached store written by another scanner version is never trusted.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);
@@ -81,6 +81,10 @@ CREATE TABLE property (key TEXT, value TEXT);
 -- interest and OSPropertyString/Text values, joined once every row is read
 CREATE TABLE scan_property_entry (id TEXT, kind TEXT, target TEXT);
 CREATE TABLE scan_property_value (id TEXT, value TEXT);
+-- derived once a scan has read the rows (see summarize): what rules would
+-- otherwise aggregate from millions of rows on every run
+CREATE TABLE per_issue (issue_id TEXT, what TEXT, n INTEGER);
+CREATE TABLE email_check (email TEXT PRIMARY KEY, syntax TEXT, tld TEXT);
 -- activeobjects.xml: rows per table
 CREATE TABLE ao_table (name TEXT PRIMARY KEY, columns INTEGER, rows INTEGER);
 """
@@ -92,7 +96,37 @@ CREATE INDEX membership_parent ON membership (parent_id);
 CREATE INDEX comment_issue ON comment (issue_id);
 CREATE INDEX worklog_issue ON worklog (issue_id);
 CREATE INDEX attachment_issue ON attachment (issue_id);
+CREATE INDEX per_issue_what ON per_issue (what, n);
 """
+
+#: What is counted per issue, and the issue id of each counted row.  Links
+#: count on both ends, so a link between two issues counts once for each.
+PER_ISSUE = {
+    "attachments": "SELECT issue_id FROM attachment",
+    "comments": "SELECT issue_id FROM comment",
+    "worklogs": "SELECT issue_id FROM worklog",
+    "issue links": "SELECT source_id AS issue_id FROM issue_link"
+    " UNION ALL SELECT destination_id FROM issue_link",
+}
+
+
+def summarize(db: sqlite3.Connection) -> None:
+    """Derive, once per scan, the facts that do not depend on the configuration but would
+    cost every run a pass over millions of rows: counts per issue, and the syntax and
+    top-level-domain verdict of each distinct e-mail address."""
+    from pytest_jiramigrate.emails import syntax_problem, tld_problem
+
+    for what, counted in PER_ISSUE.items():
+        db.execute(
+            f"INSERT INTO per_issue SELECT issue_id, ?, count(*) FROM ({counted})"
+            " WHERE issue_id IS NOT NULL GROUP BY issue_id",
+            (what,),
+        )
+    addresses = [row[0] for row in db.execute("SELECT DISTINCT email FROM user WHERE email != ''")]
+    db.executemany(
+        "INSERT OR IGNORE INTO email_check VALUES (?, ?, ?)",
+        [(email, syntax_problem(email), tld_problem(email)) for email in addresses],
+    )
 
 
 def create(path: Path) -> sqlite3.Connection:

@@ -104,6 +104,19 @@ def pytest_cmdline_main(config: pytest.Config) -> int | None:
     return 0
 
 
+def add_html_extra(report: pytest.TestReport, entry: dict[str, object]) -> None:
+    """Show a rule's findings in pytest-html's report too, where that plugin is installed."""
+    import pytest_html.extras
+
+    from pytest_jiramigrate.report.html import findings_list
+
+    fragment = findings_list(entry) if entry["outcome"] in ("failed", "warning") else ""
+    if fragment:
+        extras = list(getattr(report, "extras", []))
+        extras.append(pytest_html.extras.html(fragment))
+        report.extras = extras  # type: ignore[attr-defined]
+
+
 def media_paths(config: pytest.Config) -> list[Path]:
     """Every ``--jira-media`` (one per chunk), else the ``jira_media`` ini lines."""
     given = config.getoption("jira_media")
@@ -186,7 +199,10 @@ class ReadinessRun:
         outcome = getattr(item, "outcome", None)
         ran = report.when == "call" or (report.when == "setup" and report.skipped)
         if outcome is not None and ran:
-            report.jiramigrate = self.jira.report_item(outcome)  # type: ignore[attr-defined]
+            entry = self.jira.report_item(outcome)
+            report.jiramigrate = entry  # type: ignore[attr-defined]
+            if item.config.pluginmanager.hasplugin("html"):
+                add_html_extra(report, entry)
         return report
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:

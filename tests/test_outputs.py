@@ -64,3 +64,16 @@ def test_invalid_characters_failure_gives_the_exact_clean_xml_command(pytester) 
             "--out 'backups/site backup.clean.zip' --log changes.csv`"
         ]
     )
+
+
+def test_findings_appear_in_pytest_html_where_it_is_installed(pytester, backup) -> None:
+    pytest.importorskip("pytest_html")
+    path, manifest = backup
+    result = pytester.runpytest_inprocess(
+        "-p", "no:cacheprovider", f"--jira-backup={path}", "--html=r.html", "--self-contained-html"
+    )
+    assert result.ret == 1
+    html = (pytester.path / "r.html").read_text(encoding="utf-8")
+    # the failure text is in pytest-html's log anyway: look for the findings table we add
+    assert "email-tld (site-backup.zip): 1 findings" in html
+    assert manifest.fault("email-no-tld")["email"] in html

@@ -65,6 +65,7 @@ class Store:
         )
 
     def facts(self) -> Facts:
+        facts_store.summarize(self.db)  # as the scan does once it has read the rows
         return Facts(self.db)
 
 

@@ -412,7 +412,7 @@ def test_tier_band_above_the_largest_tier() -> None:
 def test_large_migration_notice_over_the_default_threshold(store: Any) -> None:
     verdict = run(large_migration_notice, store(population(1001)))
     assert [f.text for f in verdict.findings] == [
-        "The backup has 1001 active users, more than 1000: contact Atlassian support"
+        "The backup has 1,001 active users, more than 1000: contact Atlassian support"
         " at least two weeks before the import"
     ]
     assert (verdict.observed, verdict.limit) == (1001, 1000)

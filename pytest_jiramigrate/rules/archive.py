@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 from pytest_jiramigrate.facts import Facts
-from pytest_jiramigrate.rules.base import Finding, RuleSettings, Threshold, Verdict, rule
+from pytest_jiramigrate.rules.base import Finding, RuleSettings, Threshold, Verdict, plural, rule
 
 #: archive_problem kinds that concern where the XML files are, not the zip itself
 LAYOUT_KINDS = (
@@ -19,10 +19,6 @@ LAYOUT_KINDS = (
     "activeobjects-missing",
 )
 _VERSION = re.compile(r"^\s*(\d+)\.(\d+)(?:\.(\d+))?")
-
-
-def plural(count: int, word: str, words: str | None = None) -> str:
-    return f"{count} {word if count == 1 else (words or word + 's')}"
 
 
 def _archive_findings(facts: Facts, kinds: tuple[str, ...], include: bool) -> list[Finding]:

@@ -156,6 +156,13 @@ def paragraphs(text: str) -> str:
     return "\n".join(" ".join(block.split()) for block in blocks if block.strip())
 
 
+def plural(count: int, noun: str, plural_noun: str | None = None) -> str:
+    """``1 user``, ``2,001 issues``, ``3 e-mail addresses``: a count and its noun."""
+    if count == 1:
+        return f"{count:,} {noun}"
+    return f"{count:,} {plural_noun or (noun + 'es' if noun.endswith('s') else noun + 's')}"
+
+
 def passed(summary: str = "", **extra: Any) -> Verdict:
     """A verdict with no findings."""
     return Verdict(findings=(), summary=summary, **extra)

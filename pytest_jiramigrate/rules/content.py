@@ -19,16 +19,12 @@ from pytest_jiramigrate.rules.base import (
     Threshold,
     Verdict,
     passed,
+    plural,
     rule,
 )
 
 #: Cloud's limit for multi-line text (JRACLOUD-68949)
 TEXT_LIMIT = 32_767
-
-
-def plural(count: int, noun: str) -> str:
-    """``1 issue``, ``2,001 issues``."""
-    return f"{count:,} {noun}" if count == 1 else f"{count:,} {noun}s"
 
 
 def issue_label(row: sqlite3.Row) -> str:
@@ -212,38 +208,27 @@ def summary_length(facts: Facts, settings: RuleSettings) -> Verdict:
     )
 
 
-#: What is counted per issue: the threshold that limits it and the issue id of each counted row.
-#: Links count on both ends, so a link between two issues counts once for each of them.
-PER_ISSUE_COUNTS: dict[str, tuple[str, str]] = {
-    "attachments": ("max_attachments", "SELECT issue_id FROM attachment"),
-    "comments": ("max_comments", "SELECT issue_id FROM comment"),
-    "worklogs": ("max_worklogs", "SELECT issue_id FROM worklog"),
-    "issue links": (
-        "max_issue_links",
-        "SELECT source_id AS issue_id FROM issue_link"
-        " UNION ALL SELECT destination_id FROM issue_link",
-    ),
+#: The threshold that limits each per-issue count (the counts: ``facts.PER_ISSUE``).
+PER_ISSUE_LIMITS: dict[str, str] = {
+    "attachments": "max_attachments",
+    "comments": "max_comments",
+    "worklogs": "max_worklogs",
+    "issue links": "max_issue_links",
 }
 
 
-def _issues_over(facts: Facts, counted: str, limit: int) -> list[sqlite3.Row]:
-    """Issues with more than ``limit`` rows of ``counted``, with key and position for sorting."""
+def _issues_over(facts: Facts, what: str, limit: int) -> list[sqlite3.Row]:
+    """Issues with more than ``limit`` of ``what``, with key and position for sorting."""
     return facts.query(
-        "SELECT c.issue_id, c.n, i.key, i.project_id, i.number FROM"
-        f" (SELECT issue_id, count(*) AS n FROM ({counted}) GROUP BY issue_id HAVING n > ?) AS c"
-        " LEFT JOIN issue AS i ON i.id = c.issue_id",
-        (limit,),
+        "SELECT c.issue_id, c.n, i.key, i.project_id, i.number FROM per_issue AS c"
+        " LEFT JOIN issue AS i ON i.id = c.issue_id WHERE c.what = ? AND c.n > ?",
+        (what, limit),
     )
 
 
-def _most_per_issue(facts: Facts, counted: str) -> int:
-    """The highest count of ``counted`` on any one issue (an audit property)."""
-    return int(
-        facts.scalar(
-            "SELECT coalesce(max(n), 0) FROM"
-            f" (SELECT count(*) AS n FROM ({counted}) GROUP BY issue_id)"
-        )
-    )
+def _most_per_issue(facts: Facts, what: str) -> int:
+    """The highest count of ``what`` on any one issue (an audit property)."""
+    return int(facts.scalar("SELECT coalesce(max(n), 0) FROM per_issue WHERE what = ?", (what,)))
 
 
 @rule(
@@ -287,9 +272,9 @@ def _most_per_issue(facts: Facts, counted: str) -> int:
 def per_issue_limits(facts: Facts, settings: RuleSettings) -> Verdict:
     found = []
     most: dict[str, str] = {}
-    for order, (what, (threshold, counted)) in enumerate(PER_ISSUE_COUNTS.items()):
+    for order, (what, threshold) in enumerate(PER_ISSUE_LIMITS.items()):
         limit = settings[threshold]
-        for row in _issues_over(facts, counted, limit):
+        for row in _issues_over(facts, what, limit):
             position = (
                 row["key"] is None,
                 row["project_id"] or "",
@@ -308,7 +293,7 @@ def per_issue_limits(facts: Facts, settings: RuleSettings) -> Verdict:
                 },
             )
             found.append((position, finding))
-        most[f"most_{what.replace(' ', '_')}_per_issue"] = str(_most_per_issue(facts, counted))
+        most[f"most_{what.replace(' ', '_')}_per_issue"] = str(_most_per_issue(facts, what))
     findings = [finding for _, finding in sorted(found, key=lambda pair: pair[0])]
     if not findings:
         return passed(

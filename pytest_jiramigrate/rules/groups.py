@@ -27,6 +27,7 @@ from pytest_jiramigrate.rules.base import (
     RuleSettings,
     Verdict,
     passed,
+    plural,
     rule,
 )
 from pytest_jiramigrate.rules.users import counted_users
@@ -124,10 +125,6 @@ def global_permissions(facts: Facts, lower_group: str) -> list[str]:
     return [row["permission"] for row in rows]
 
 
-def _plural(count: int, noun: str) -> str:
-    return f"{count:,} {noun}" if count == 1 else f"{count:,} {noun}s"
-
-
 def _gains(
     members: Iterable[Member], already: set[str], from_group: str, to_group: str, rights: list[str]
 ) -> list[Finding]:
@@ -222,7 +219,7 @@ def group_admin_rename(facts: Facts, settings: RuleSettings) -> Verdict:
         findings=findings,
         summary=(
             "jira-administrators and administrators both exist and merge into Cloud's"
-            f" administrators group, giving {_plural(len(findings), 'user')} rights"
+            f" administrators group, giving {plural(len(findings), 'user')} rights"
             " they did not have."
         ),
         observed=len(findings),
@@ -257,13 +254,13 @@ def _overwrite_verdict(facts: Facts) -> Verdict:
     users = len(counted_users(facts))
     text = (
         "Overwriting users deletes every existing Cloud user, including users with"
-        f" Confluence access only, and replaces them with the backup's {_plural(users, 'user')}."
+        f" Confluence access only, and replaces them with the backup's {plural(users, 'user')}."
     )
     return Verdict(
         findings=[Finding(text=text, fields={"strategy": "overwrite", "backup_users": users})],
         summary=(
             "The overwrite users strategy deletes every existing Cloud user, including"
-            f" Confluence-only users, and replaces them with the backup's {_plural(users, 'user')}."
+            f" Confluence-only users, and replaces them with the backup's {plural(users, 'user')}."
         ),
         observed=users,
     )
@@ -330,9 +327,9 @@ def group_merge_escalation(facts: Facts, settings: RuleSettings) -> Verdict:
     return Verdict(
         findings=findings,
         summary=(
-            f"{_plural(len(findings), 'backup group')} ({admin_groups} holding ADMINISTER or"
+            f"{plural(len(findings), 'backup group')} ({admin_groups} holding ADMINISTER or"
             " SYSTEM_ADMIN) merge into same-named Cloud groups, giving"
-            f" {_plural(len(gaining), 'user')} those groups' access."
+            f" {plural(len(gaining), 'user')} those groups' access."
         ),
         observed=len(findings),
     )
@@ -485,13 +482,13 @@ def membership_integrity(facts: Facts, settings: RuleSettings) -> Verdict:
             )
     if not findings:
         return passed(
-            f"All {_plural(checked, 'membership')} are unique and point at the groups and"
+            f"All {plural(checked, 'membership')} are unique and point at the groups and"
             " users they name."
         )
     return Verdict(
         findings=findings,
         summary=(
-            f"{_plural(len(findings), 'membership row')} of {checked:,} are duplicated or point"
+            f"{plural(len(findings), 'membership row')} of {checked:,} are duplicated or point"
             " at missing or differently named groups and users, which fails Cloud's import."
         ),
         observed=len(findings),

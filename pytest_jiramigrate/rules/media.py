@@ -26,6 +26,7 @@ from pytest_jiramigrate.rules.base import (
     Threshold,
     Verdict,
     passed,
+    plural,
     rule,
 )
 from pytest_jiramigrate.scan.media import ISSUE_KEY, bucket_of
@@ -73,13 +74,9 @@ def _has_entities(facts: Facts) -> bool:
     return facts.missing("entities") is None
 
 
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
-
-
 def _summary(findings: list[Finding], what: str, where: str) -> str:
     """One sentence such as "3 misplaced files in the media zip media.zip." (empty on a pass)."""
-    return f"{_plural(len(findings), what)} {where}." if findings else ""
+    return f"{plural(len(findings), what)} {where}." if findings else ""
 
 
 # --------------------------------------------------------------------------- media-archive
@@ -180,7 +177,7 @@ def _misplaced_folder(facts: Facts, target: str, noun: str, top: str, files: int
     if wrapped:
         return Finding(f"everything is inside '{top}/': zip from inside it", fields)
     return Finding(
-        f"stray folder {top}/ ({_plural(files, 'file')}): not under {EXPECTED_ROOTS}", fields
+        f"stray folder {top}/ ({plural(files, 'file')}): not under {EXPECTED_ROOTS}", fields
     )
 
 
@@ -432,7 +429,7 @@ def attachments_present(facts: Facts, settings: RuleSettings) -> Verdict:
     targets = int(facts.scalar("SELECT count(*) FROM media_target"))
     where = "the media" if targets == 1 else f"the {targets} media targets"
     summary = (
-        f"{_plural(len(findings), 'attachment')} of the backup missing or different in {where}."
+        f"{plural(len(findings), 'attachment')} of the backup missing or different in {where}."
     )
     return Verdict(findings, summary if findings else "")
 
@@ -458,7 +455,7 @@ def _presence_finding(files: list[sqlite3.Row]) -> Finding | None:
     sizes = sorted({int(row["size"]) for row in placed})
     if first["filesize"] is not None and int(first["filesize"]) not in sizes:
         return Finding(
-            f"{label}: {want} is {_plural(sizes[0], 'byte')}, the backup says {first['filesize']}",
+            f"{label}: {want} is {plural(sizes[0], 'byte')}, the backup says {first['filesize']}",
             {**fields, "size": sizes[0], "filesize": first["filesize"]},
         )
     return None

@@ -59,6 +59,7 @@ def scan_backup(
     try:
         db.execute("BEGIN")  # one transaction: SQLite commits per statement otherwise
         _scan_into(db, path, limits, progress)
+        facts.summarize(db)
         db.execute("COMMIT")
         db.executescript(facts.INDEXES)
         db.execute("INSERT OR REPLACE INTO meta VALUES ('complete', '1')")
