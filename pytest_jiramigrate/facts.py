@@ -23,7 +23,7 @@ T = TypeVar("T")
 
 #: Bumped whenever the schema or the meaning of a fact changes, so that a
 #: cached store written by another scanner version is never trusted.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);
@@ -42,7 +42,7 @@ CREATE TABLE xml_problem (
 CREATE TABLE entity_count (file TEXT, entity TEXT, rows INTEGER,
     PRIMARY KEY (file, entity));
 CREATE TABLE trailer_count (entity TEXT PRIMARY KEY, declared INTEGER);
-CREATE TABLE directory (id TEXT PRIMARY KEY, name TEXT, active INTEGER, type TEXT,
+CREATE TABLE directory (id TEXT, name TEXT, active INTEGER, type TEXT,
     position INTEGER);
 -- users from `User` rows (4.3+) and from `OSUser` + OSPropertyEntry email (older)
 CREATE TABLE user (
@@ -59,11 +59,11 @@ CREATE TABLE membership (
     lower_child_name TEXT, directory_id TEXT, line INTEGER);
 CREATE TABLE global_permission (id TEXT, permission TEXT, group_name TEXT);
 CREATE TABLE license_role_group (id TEXT, role TEXT, group_name TEXT, primary_group INTEGER);
-CREATE TABLE project (id TEXT PRIMARY KEY, name TEXT, key TEXT, original_key TEXT,
+CREATE TABLE project (id TEXT, name TEXT, key TEXT, original_key TEXT,
     lead TEXT, type TEXT);
 CREATE TABLE project_key (id TEXT, project_id TEXT, key TEXT);
 CREATE TABLE issue (
-    id TEXT PRIMARY KEY, key TEXT, number INTEGER, project_id TEXT,
+    id TEXT, key TEXT, number INTEGER, project_id TEXT,
     summary_len INTEGER, description_len INTEGER, line INTEGER);
 CREATE TABLE moved_issue_key (id TEXT, old_key TEXT, issue_id TEXT);
 CREATE TABLE comment (id TEXT, issue_id TEXT, body_len INTEGER, line INTEGER);
@@ -73,7 +73,7 @@ CREATE TABLE issue_link (id TEXT, source_id TEXT, destination_id TEXT, link_type
 CREATE TABLE custom_text (id TEXT, issue_id TEXT, custom_field TEXT, text_len INTEGER,
     line INTEGER);
 CREATE TABLE attachment (
-    id TEXT PRIMARY KEY, issue_id TEXT, filename TEXT, filesize INTEGER,
+    id TEXT, issue_id TEXT, filename TEXT, filesize INTEGER,
     mimetype TEXT);
 -- jira.baseurl, jira.title, ... from OSPropertyEntry + OSPropertyString/Text
 CREATE TABLE property (key TEXT, value TEXT);
@@ -89,7 +89,12 @@ CREATE TABLE email_check (email TEXT PRIMARY KEY, syntax TEXT, tld TEXT);
 CREATE TABLE ao_table (name TEXT PRIMARY KEY, columns INTEGER, rows INTEGER);
 """
 
+#: made once the rows are in (faster than keeping them up to date row by row);
+#: ids are not unique keys: a hostile backup's duplicate rows stay visible
 INDEXES = """
+CREATE INDEX issue_id ON issue (id);
+CREATE INDEX IF NOT EXISTS project_id ON project (id);
+CREATE INDEX attachment_id ON attachment (id);
 CREATE INDEX user_email ON user (lower(email));
 CREATE INDEX user_name ON user (lower_user_name);
 CREATE INDEX membership_parent ON membership (parent_id);

@@ -177,6 +177,7 @@ def finish_entities(db: sqlite3.Connection, file: str, rows: Counter[str], heade
 
 #: run once every row is read: facts that rows of different entities make together
 _JOINS = (
+    "CREATE INDEX IF NOT EXISTS project_id ON project (id)",
     """UPDATE issue SET key = (SELECT p.key FROM project p WHERE p.id = issue.project_id)
                              || '-' || issue.number
        WHERE key IS NULL AND number IS NOT NULL""",
