@@ -19,7 +19,7 @@ import re
 import sqlite3
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
-from typing import BinaryIO, Protocol
+from typing import BinaryIO, ClassVar, Protocol
 
 from lxml import etree
 
@@ -205,16 +205,18 @@ class RowReader:
         self.out = out
         self.line_offset = line_offset
         self.rows: Counter[str] = Counter()
-        self.handlers: dict[str, Callable[[etree._Element], None]] = {
-            name[3:]: getattr(self, name) for name in dir(self) if name.startswith("on_")
-        }
+
+    #: entity name -> the method that reads its rows, filled below the class; a class-level
+    #: table, not bound methods on the instance: that would be a reference cycle, and every
+    #: piece's rows would wait in memory for the garbage collector
+    handlers: ClassVar[dict[str, Callable[[RowReader, etree._Element], None]]] = {}
 
     def read(self, element: etree._Element) -> None:
         tag = element.tag
         self.rows[tag] += 1
         handler = self.handlers.get(tag)
         if handler is not None:
-            handler(element)
+            handler(self, element)
 
     def line(self, row: etree._Element) -> int:
         return (row.sourceline or 0) + self.line_offset
@@ -437,6 +439,11 @@ class RowReader:
             self.out.add("scan_property_value", (row.get("id"), value))
 
     on_OSPropertyText = on_OSPropertyString
+
+
+RowReader.handlers.update(
+    (name[3:], getattr(RowReader, name)) for name in dir(RowReader) if name.startswith("on_")
+)
 
 
 def flag(value: str | None) -> int | None:
