@@ -230,8 +230,17 @@ def _write_segment(
     return changes
 
 
+#: deflate level of the cleaned XML: level 1 keeps cleaning faster than the
+#: readiness scan; Jira writes level 6, about a quarter smaller and three times slower
+DEFAULT_LEVEL = 1
+
+
 def clean_backup(
-    source: Path, out: Path, replacement: str = "", limits: ArchiveLimits | None = None
+    source: Path,
+    out: Path,
+    replacement: str = "",
+    limits: ArchiveLimits | None = None,
+    level: int = DEFAULT_LEVEL,
 ) -> list[Change]:
     """Write ``out``: ``source`` with the forbidden characters of its XML removed or replaced.
 
@@ -255,7 +264,7 @@ def clean_backup(
                     _copy_member(archive, original, writer)
                     continue
                 info = _entry_like(original, target)
-                info.compress_type = zipfile.ZIP_DEFLATED
+                _deflate(info, level)
                 with (
                     open_member(source, original.filename, limits) as stream,
                     writer.open(info, "w", force_zip64=True) as sink,
@@ -310,6 +319,13 @@ def _entry_like(original: zipfile.ZipInfo, name: str) -> zipfile.ZipInfo:
     info.comment = original.comment
     info.extra = without_zip64(original.extra)
     return info
+
+
+def _deflate(info: zipfile.ZipInfo, level: int) -> None:
+    """Deflate this entry at ``level``: ZipFile.open(info, "w") takes the level from the entry,
+    which names it ``compress_level`` from Python 3.13 and ``_compresslevel`` before."""
+    info.compress_type = zipfile.ZIP_DEFLATED
+    setattr(info, "compress_level" if hasattr(info, "compress_level") else "_compresslevel", level)
 
 
 def without_zip64(extra: bytes) -> bytes:
@@ -452,6 +468,15 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--log", type=Path, help="list every change in this file (.csv, or .json for JSON)"
     )
+    parser.add_argument(
+        "--level",
+        type=int,
+        choices=range(1, 10),
+        default=DEFAULT_LEVEL,
+        metavar="1-9",
+        help=f"deflate level of the cleaned XML (default {DEFAULT_LEVEL}, the fastest; "
+        "6 is what Jira writes: about a quarter smaller, three times slower)",
+    )
     parser.add_argument("--force", action="store_true", help="overwrite --out and --log")
     parser.set_defaults(handler=run)
 
@@ -472,7 +497,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         _refuse_to_overwrite(args.source, args.out, args.log, args.force)
         moves = {m: t for m, t in backup_members(args.source, ArchiveLimits()).items() if m != t}
-        changes = clean_backup(args.source, args.out, args.replace)
+        changes = clean_backup(args.source, args.out, args.replace, level=args.level)
         if args.log is not None:
             write_log(resolve_issue_keys(args.source, changes), args.log)
     except (CleanError, ArchiveReadError) as error:

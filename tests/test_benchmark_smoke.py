@@ -42,6 +42,7 @@ def test_small_mode_measures_every_command_and_leaves_benchmarks_md_alone(
     if "not installed" not in done.stdout:
         expected[1:1] = ["xmllint --stream"]
         expected.append("xmllint (DOM)")
+    expected += ["inflate + deflate (level 1)", "jiramigrate clean-xml"]
     assert measured == expected
     assert "## Targets" in done.stdout
     assert not output.exists()
@@ -67,6 +68,10 @@ def test_targets_met_and_missed(bench: ModuleType) -> None:
             (2000, bench.CMD_STREAM): (20.0, 10),
             (2000, bench.CMD_COLD): (40.0, 230),
             (2000, bench.CMD_WARM): (3.5, 60),
+            (400, bench.CMD_RECOMPRESS): (2.0, 40),
+            (400, bench.CMD_CLEAN): (3.0, 40),
+            (2000, bench.CMD_RECOMPRESS): (10.0, 40),
+            (2000, bench.CMD_CLEAN): (45.0, 40),
         },
     )
     verdicts = {name: (value, met) for name, value, met in bench.evaluate_targets(measured)}
@@ -78,6 +83,14 @@ def test_targets_met_and_missed(bench: ModuleType) -> None:
         "peak RSS growth <= +50 MB from 400 MB to ~2 GB": ("+80 MB", False),
         "warm re-run (threshold changed) <= 3 s (400 MB)": ("1.00 s", True),
         "warm re-run (threshold changed) <= 3 s (2000 MB)": ("3.50 s", False),
+        "clean-xml at least as fast as the cold readiness run (400 MB)": (
+            "3.00 s vs 5.60 s; 1.50x inflate + deflate",
+            True,
+        ),
+        "clean-xml at least as fast as the cold readiness run (2000 MB)": (
+            "45.00 s vs 40.00 s; 4.50x inflate + deflate",
+            False,
+        ),
     }
 
 
