@@ -1,4 +1,4 @@
-"""Real backups written by Jira itself (/work/shared/corpus): the plugin on what customers have.
+"""Real backups written by Jira itself (shared/corpus): the plugin on what customers have.
 
 The site zips go through pytester like a user's run.  The ~700 testkit XML
 files are checked by calling the library directly (scan, facts, evaluate),
@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from corpus_path import CORPUS
 
 from pytest_jiramigrate.config import ArchiveLimits, load_config
 from pytest_jiramigrate.facts import Facts
@@ -25,7 +26,6 @@ from pytest_jiramigrate.rules import archive, content, groups, users
 from pytest_jiramigrate.rules.base import Rule
 from pytest_jiramigrate.scan.backup import scan_backup
 
-CORPUS = Path("/work/shared/corpus")
 RULES: tuple[Rule, ...] = (*archive.RULES, *users.RULES, *groups.RULES, *content.RULES)
 OUTCOMES = {"passed", "failed", "warning", "skipped", "error"}
 
@@ -169,3 +169,21 @@ def test_pre_4_3_osuser_files_yield_users_with_their_email(
             text = xml.read_text(encoding="utf-8", errors="replace")
             for row in with_email:
                 assert row["email"] in text, (xml.name, row["user_name"])
+
+
+def test_jira_6_4_dvcs_backup_groups_and_base_url(pytester: pytest.Pytester) -> None:
+    """The real file holds the cases: jira-administrators (ADMINISTER, SYSTEM_ADMIN) merges
+    into Cloud's administrators, and both base URLs name the same server."""
+    _, report = run_on(pytester, "jira-6.4-test-dvcs.zip")
+    merge = entry(report, "group-merge-escalation")
+    assert merge["outcome"] == "warning"
+    assert [item["detail"] for item in merge["items"]] == [
+        "jira-administrators (becomes administrators; holds ADMINISTER, SYSTEM_ADMIN): admin"
+    ]
+    base = entry(report, "server-base-url")
+    assert base["outcome"] == "passed"
+    assert base["properties"] == {
+        "jira_baseurl": "http://localhost:2990/jira",
+        "header_base_url": "http://localhost:2990/jira",
+    }
+    assert entry(report, "membership-integrity")["outcome"] == "passed"

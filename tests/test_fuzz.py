@@ -27,6 +27,7 @@ from functools import cache
 from pathlib import Path
 
 import pytest
+from corpus_path import CORPUS
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -37,7 +38,7 @@ from pytest_jiramigrate.rules import pytest_jiramigrate_rules
 from pytest_jiramigrate.scan.backup import scan_backup
 from pytest_jiramigrate.synth import SynthSpec, write_backup
 
-CORPUS_BACKUP = Path("/work/shared/corpus/jira-6.4-test-dvcs.zip")
+CORPUS_BACKUP = CORPUS / "jira-6.4-test-dvcs.zip"
 STATUSES = {"passed", "failed", "warning", "skipped", "error"}
 SECONDS_PER_EXAMPLE = 20
 #: the keys of :func:`base_backups`

@@ -1,0 +1,55 @@
+"""--jira-redact end to end: no address, username or display name of the backup in any output."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from pytest_jiramigrate.synth import SynthSpec, write_backup
+
+FAULTS = ["email-no-tld", "email-duplicate", "addon-username", "admin-groups-both", "control-char"]
+
+
+def identities(store: Path) -> set[str]:
+    """Every username, address and display name the scan read."""
+    db = sqlite3.connect(store)
+    rows = db.execute("SELECT user_name, email, display_name FROM user").fetchall()
+    return {value for row in rows for value in row if value}
+
+
+def test_nothing_personal_reaches_any_output(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    backup = tmp_path / "site-backup.zip"
+    write_backup(backup, SynthSpec(faults=FAULTS))
+    outputs = ("report.json", "junit.xml", "report.html", "summary.md")
+    result = pytester.runpytest_inprocess(
+        f"--jira-backup={backup}",
+        "--jira-redact",
+        "-rA",
+        "-vv",
+        "--jira-report=report.json",
+        "--junitxml=junit.xml",
+        "--jira-html=report.html",
+        "--jira-summary=summary.md",
+        "--jira-export=csv",
+    )
+    assert result.ret == 1
+    texts = [result.stdout.str(), result.stderr.str()]
+    texts += [(pytester.path / name).read_text(encoding="utf-8") for name in outputs]
+    texts += [path.read_text(encoding="utf-8") for path in (pytester.path / "csv").glob("*.csv")]
+    assert len(texts) > len(outputs) + 2, "the failed rules wrote CSV exports"
+    [store] = (pytester.path / ".pytest_cache").rglob("backup-*.sqlite")
+    personal = identities(store)
+    assert len(personal) > 40
+    leaks = {
+        value
+        for value in personal
+        for text in texts
+        if re.search(rf"(?<![\w.@-]){re.escape(value)}(?![\w@-])", text, re.IGNORECASE)
+    }
+    assert not leaks
+    # the verdicts stay readable: which rule failed, and why a domain is refused
+    assert "has no top-level domain" in texts[0]
+    assert re.search(r"user-[0-9a-f]{8}", texts[0])
