@@ -33,7 +33,7 @@ from pytest_jiramigrate.report.exports import write_exports
 from pytest_jiramigrate.report.html import render_html
 from pytest_jiramigrate.report.markdown import render_summary
 from pytest_jiramigrate.report.text import failure_text
-from pytest_jiramigrate.rules.base import Rule
+from pytest_jiramigrate.rules.base import Rule, plural
 from pytest_jiramigrate.rules.media import set_current_target
 from pytest_jiramigrate.sizes import format_size
 from pytest_jiramigrate.store import backup_store, media_store
@@ -215,7 +215,8 @@ class JiraSession:
         names = [nodeid if several else entry["id"] for nodeid, entry in ranked]
         width = max(map(len, names))
         return [
-            f"{e['outcome'].upper():8} {name:{width}}  {e['findings']:>6} findings  {e['message']}"
+            f"{e['outcome'].upper():8} {name:{width}}  "
+            f"{plural(e['findings'], 'finding'):>14}  {e['message']}"
             for name, (_nodeid, e) in zip(names, ranked, strict=True)
         ]
 
