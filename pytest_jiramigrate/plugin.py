@@ -6,6 +6,7 @@ hook specs: nothing is imported, scanned or collected.
 
 from __future__ import annotations
 
+from collections.abc import Generator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -160,7 +161,8 @@ class ReadinessRun:
             collector = TargetFile.for_target(session, self.jira, target)
             session.ihook.pytest_collectstart(collector=collector)
             collected = list(collector.collect())
-            report = pytest.CollectReport(collector.nodeid, "passed", None, collected)
+            result: list[pytest.Item | pytest.Collector] = [*collected]
+            report = pytest.CollectReport(collector.nodeid, "passed", None, result)
             session.ihook.pytest_collectreport(report=report)
             items.extend(collected)
 
@@ -182,7 +184,7 @@ class ReadinessRun:
             reporter.write_line(self.jira.inventory_line(facts))
 
     @pytest.hookimpl(wrapper=True)
-    def pytest_runtest_setup(self, item: pytest.Item) -> object:
+    def pytest_runtest_setup(self, item: pytest.Item) -> Generator[None, object, object]:
         from pytest_jiramigrate.items import RuleItem
 
         if isinstance(item, RuleItem):
@@ -192,7 +194,7 @@ class ReadinessRun:
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(
         self, item: pytest.Item, call: pytest.CallInfo[None]
-    ) -> pytest.TestReport:
+    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
         """Carry the rule's JSON entry on its report: the report reaches the process that
         writes the reports, also from a pytest-xdist worker."""
         report: pytest.TestReport = yield

@@ -112,14 +112,15 @@ class JiraSession:
             )
             media = [(t.path, t.name) for t in self.targets if t.kind == "media"]
             if media:
-                work = self.scratch() / "facts.sqlite"
-                self._facts = media_store(store, media, work, limits)
-            elif store is not None:
-                self._facts = Facts.open(store)
+                facts = media_store(store, media, self.scratch() / "facts.sqlite", limits)
+            else:
+                assert store is not None, "a run has a backup, media, or both"
+                facts = Facts.open(store)
             if self.redact:
                 self.redactor = Redactor(load_key(cache))
-                users, emails = known_identities(self._facts)
-                self.identities = (users, emails, known_names(self._facts))
+                users, emails = known_identities(facts)
+                self.identities = (users, emails, known_names(facts))
+            self._facts = facts
         return self._facts
 
     def progress(self, label: str, total: int) -> ScanProgress:

@@ -75,5 +75,5 @@ def test_findings_appear_in_pytest_html_where_it_is_installed(pytester, backup) 
     assert result.ret == 1
     html = (pytester.path / "r.html").read_text(encoding="utf-8")
     # the failure text is in pytest-html's log anyway: look for the findings table we add
-    assert "email-tld (site-backup.zip): 1 findings" in html
+    assert "email-tld (site-backup.zip): 1 finding" in html
     assert manifest.fault("email-no-tld")["email"] in html

@@ -573,7 +573,7 @@ def test_q_and_v_output_shapes(synth_backup: BackupFactory, run_jira: JiraRun) -
         [rf".*::{rule.id} (PASSED|FAILED) +\[ *\d+%\]$" for rule in RULES], consecutive=True
     )
     verbose.stdout.fnmatch_lines(
-        ["*jiramigrate readiness*", "FAILED*jira-version-supported*1 findings*"]
+        ["*jiramigrate readiness*", "FAILED*jira-version-supported*1 finding *"]
     )
     quiet = run_jira(backup.path, "-q")
     assert "::backup-archive PASSED" not in quiet.stdout.str()

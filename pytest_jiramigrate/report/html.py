@@ -25,6 +25,7 @@ from typing import Any
 from pytest_jiramigrate.emails import domain_problem, tld_problem
 from pytest_jiramigrate.facts import Facts
 from pytest_jiramigrate.redact import Redactor
+from pytest_jiramigrate.rules.base import plural
 from pytest_jiramigrate.rules.users import active_user_count, counted_users
 from pytest_jiramigrate.sizes import format_size
 from pytest_jiramigrate.split import plan_chunks
@@ -195,7 +196,7 @@ def findings_list(rule: Mapping[str, Any]) -> str:
             f'<p class="note">and {len(items) - MAX_ROWS:,} more — the full list is in the'
             " JSON report</p>"
         )
-    label = f"{rule.get('id')} ({rule.get('target')}): {len(items):,} findings"
+    label = f"{rule.get('id')} ({rule.get('target')}): {plural(len(items), 'finding')}"
     return (
         f'<details open><summary class="{escape(str(rule.get("outcome")))}">{escape(label)}'
         f"</summary><table>{rows}</table>{more}</details>"

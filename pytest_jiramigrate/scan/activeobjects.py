@@ -14,7 +14,12 @@ from typing import BinaryIO
 
 from lxml import etree
 
-from pytest_jiramigrate.scan.entities import CHUNK, declared_encoding
+from pytest_jiramigrate.scan.entities import (
+    CHUNK,
+    declared_encoding,
+    element_events,
+    pull_parser,
+)
 from pytest_jiramigrate.scan.xmlchars import BadChar, CharScanner
 
 FILE = "activeobjects.xml"
@@ -26,13 +31,7 @@ def scan_activeobjects(stream: BinaryIO, db: sqlite3.Connection, size: int = 0) 
     head = stream.read(CHUNK)
     encoding, _bom = declared_encoding(head)
     chars = CharScanner(encoding)
-    parser = etree.XMLPullParser(
-        events=("end",),
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        huge_tree=False,
-    )
+    parser = pull_parser(("end",))
     columns: Counter[str] = Counter()
     rows: Counter[str] = Counter()
     bad: list[BadChar] = []
@@ -77,7 +76,7 @@ def scan_activeobjects(stream: BinaryIO, db: sqlite3.Connection, size: int = 0) 
 
 def _count(parser: etree.XMLPullParser, columns: Counter[str], rows: Counter[str]) -> None:
     """Count table definitions and data rows as their elements end, then drop them."""
-    for _event, element in parser.read_events():
+    for _event, element in element_events(parser):
         tag = element.tag
         parent = element.getparent()
         if tag == f"{_AO}row" and parent is not None:

@@ -19,7 +19,7 @@ import re
 import sqlite3
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
-from typing import BinaryIO, ClassVar, Protocol
+from typing import BinaryIO, ClassVar, Literal, Protocol
 
 from lxml import etree
 
@@ -219,7 +219,8 @@ class RowReader:
             handler(self, element)
 
     def line(self, row: etree._Element) -> int:
-        return (row.sourceline or 0) + self.line_offset
+        line = row.sourceline
+        return (line if isinstance(line, int) else 0) + self.line_offset
 
     # -- rows the rules need --------------------------------------------------
 
@@ -473,9 +474,39 @@ def prolog_problems(head: bytes) -> list[tuple[str, str]]:
     return problems
 
 
-def xml_parser_options() -> dict[str, bool]:
-    """Untrusted input: no entity expansion, no DTD, no network, libxml2's size limits."""
-    return {"resolve_entities": False, "no_network": True, "load_dtd": False, "huge_tree": False}
+def tree_parser(encoding: str | None = None) -> etree.XMLParser:
+    """A parser for untrusted input: no entity expansion, no DTD, no network, and
+    libxml2's size limits kept (10 MB per text, 256 levels)."""
+    return etree.XMLParser(
+        encoding=encoding,
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        huge_tree=False,
+        collect_ids=False,
+    )
+
+
+Event = Literal["start", "end", "comment"]
+
+
+def pull_parser(events: tuple[Event, ...], encoding: str | None = None) -> etree.XMLPullParser:
+    """The same hardening, as a pull parser that reports ``events`` as it is fed."""
+    return etree.XMLPullParser(
+        events=events,
+        encoding=encoding,
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        huge_tree=False,
+    )
+
+
+def element_events(parser: etree.XMLPullParser) -> Iterator[tuple[str, etree._Element]]:
+    """The parser's events; for the events asked for here, each carries an element."""
+    for event, element in parser.read_events():
+        if isinstance(element, etree._Element):
+            yield event, element
 
 
 class ReferenceScan:
@@ -531,9 +562,7 @@ class ReferenceScan:
         self, blocks: Iterator[bytes], chars: CharScanner | None, encoding: str | None = None
     ) -> str | None:
         """Parse the blocks and write their rows; why the parse stopped early, or None."""
-        parser = etree.XMLPullParser(
-            events=("start", "end", "comment"), encoding=encoding, **xml_parser_options()
-        )
+        parser = pull_parser(("start", "end", "comment"), encoding)
         reason = None
         try:
             for block in blocks:
@@ -562,7 +591,7 @@ class ReferenceScan:
         return data
 
     def drain(self, parser: etree.XMLPullParser) -> None:
-        for event, element in parser.read_events():
+        for event, element in element_events(parser):
             if event == "comment":
                 self.header.read_comment(element.text or "")
                 continue

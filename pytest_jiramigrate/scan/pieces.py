@@ -45,7 +45,7 @@ from pytest_jiramigrate.scan.entities import (
     finish_entities,
     insert_rows,
     prolog_problems,
-    xml_parser_options,
+    tree_parser,
 )
 from pytest_jiramigrate.scan.xmlchars import BadChar, CharScanner
 
@@ -175,7 +175,7 @@ def scan_piece(piece: Piece) -> PieceResult:
     prefix = b"" if piece.first else PREFIX
     suffix = b"" if piece.last else SUFFIX
     result = PieceResult(piece.index)
-    parser = etree.XMLParser(encoding=piece.encoding, collect_ids=False, **xml_parser_options())
+    parser = tree_parser(piece.encoding)
     try:
         for part in (prefix, masked, tail, suffix):  # fed in parts: no copy of the piece
             parser.feed(part)
