@@ -27,6 +27,17 @@ OPTIONS: tuple[tuple[str, str, str], ...] = (
     ("export", "DIR", "write one CSV of offenders per failed or warned rule into DIR"),
     ("html", "PATH", "write the self-contained HTML readiness report here"),
 )
+#: on/off options: (name, help, whether an ini key can set it too)
+FLAGS: tuple[tuple[str, str, bool], ...] = (
+    ("strict", "readiness warnings fail too", True),
+    ("redact", "mask e-mail addresses, usernames and display names in every output", True),
+    (
+        "rules",
+        "list every readiness rule with its effective severity and thresholds, and exit",
+        False,
+    ),
+    ("rescan", "scan the backup again even if its facts are cached", False),
+)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -43,35 +54,24 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="a media directory or media zip (attachments, avatars, logos); repeat per chunk",
     )
     parser.addini("jira_media", "media directories or zips, one per line", type="linelist")
-    group.addoption(
-        "--jira-strict",
-        dest="jira_strict",
-        action="store_true",
-        default=None,
-        help="readiness warnings fail too",
-    )
-    parser.addini("jira_strict", "readiness warnings fail too", type="bool", default=False)
-    group.addoption(
-        "--jira-redact",
-        dest="jira_redact",
-        action="store_true",
-        default=None,
-        help="mask e-mail addresses and usernames in every output (stable pseudonyms)",
-    )
-    parser.addini("jira_redact", "mask e-mail addresses and usernames", type="bool", default=False)
-    group.addoption(
-        "--jira-rules",
-        dest="jira_rules",
-        action="store_true",
-        default=False,
-        help="list every readiness rule with its effective severity and thresholds, and exit",
-    )
-    group.addoption(
-        "--jira-rescan",
-        dest="jira_rescan",
-        action="store_true",
-        default=False,
-        help="scan the backup again even if its facts are cached",
+    for name, help_text, ini in FLAGS:
+        group.addoption(
+            f"--jira-{name}",
+            dest=f"jira_{name}",
+            action="store_true",
+            default=None,
+            help=help_text,
+        )
+        if ini:
+            parser.addini(f"jira_{name}", help_text, type="bool", default=False)
+
+
+def flag(config: pytest.Config, name: str) -> bool:
+    """A ``--jira-<name>`` flag, else its ini key where it has one."""
+    if config.getoption(f"jira_{name}"):
+        return True
+    return any(name == flag_name and ini for flag_name, _, ini in FLAGS) and bool(
+        config.getini(f"jira_{name}")
     )
 
 
@@ -95,7 +95,7 @@ def option_or_ini(config: pytest.Config, name: str) -> str | None:
 @pytest.hookimpl(tryfirst=True)
 def pytest_cmdline_main(config: pytest.Config) -> int | None:
     """``--jira-rules``: list the rules as ``--markers`` lists markers, and run nothing."""
-    if not config.getoption("jira_rules"):
+    if not flag(config, "rules"):
         return None
     from pytest_jiramigrate.report.listing import render_rules
     from pytest_jiramigrate.session import collect_rules, read_config

@@ -334,12 +334,12 @@ def start_session(
     The YAML's ``custom_rules:`` join the hook's rules here, so that items are
     made from both.
     """
-    from pytest_jiramigrate.plugin import option_or_ini
+    from pytest_jiramigrate.plugin import flag, option_or_ini
 
     rules = collect_rules(pytest_config)
     config = read_config(pytest_config, rules)
     rules = [*rules, *config.custom_rules]
-    if pytest_config.getoption("jira_strict") or pytest_config.getini("jira_strict"):
+    if flag(pytest_config, "strict"):
         pytest_config.addinivalue_line(
             "filterwarnings", "error::pytest_jiramigrate.JiraReadinessWarning"
         )
@@ -352,10 +352,10 @@ def start_session(
         config=config,
         rules=rules,
         targets=targets(backup, media),
-        rescan=bool(pytest_config.getoption("jira_rescan")),
+        rescan=flag(pytest_config, "rescan"),
         report_path=here / report if report else None,
         summary_path=here / summary if summary else None,
         export_dir=here / export if export else None,
         html_path=here / html if html else None,
-        redact=bool(pytest_config.getoption("jira_redact") or pytest_config.getini("jira_redact")),
+        redact=flag(pytest_config, "redact"),
     )
