@@ -202,6 +202,7 @@ def test_email_tld_names_addresses_without_a_top_level_domain(store: Any) -> Non
     )
     assert dict(verdict.findings[0].fields) == {
         "user": "jdoe",
+        "display_name": None,
         "email": "jdoe@acmecorp",
         "directory": "JIRA Internal Directory",
         "directory_id": "1",

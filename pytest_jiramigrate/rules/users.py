@@ -57,6 +57,7 @@ IMPORTED_USERS_SQL = """
 SELECT u.id, u.directory_id, u.user_name,
        coalesce(u.lower_user_name, lower(u.user_name)) AS lower_user_name,
        coalesce(u.active, 1) != 0 AS active, coalesce(u.email, '') AS email, u.line,
+       u.display_name,
        d.name AS directory_name, d.position AS position
 FROM user AS u LEFT JOIN directory AS d ON d.id = u.directory_id
 WHERE coalesce(d.active, 1) != 0
@@ -95,6 +96,7 @@ class ImportedUser:
     directory_id: str | None
     directory_name: str | None
     line: int | None
+    display_name: str | None = None
 
     @property
     def directory(self) -> str | None:
@@ -110,6 +112,7 @@ class ImportedUser:
             text=f"{self.user_name}{address}{self.where()}: {reason}",
             fields={
                 "user": self.user_name,
+                "display_name": self.display_name,
                 "email": self.email,
                 "directory": self.directory,
                 "directory_id": self.directory_id,
@@ -129,6 +132,7 @@ def _users(rows: Iterable[Any]) -> list[ImportedUser]:
             directory_id=row["directory_id"],
             directory_name=row["directory_name"],
             line=row["line"],
+            display_name=row["display_name"],
         )
         for row in rows
     ]
