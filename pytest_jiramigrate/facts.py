@@ -13,7 +13,6 @@ need a missing source are skipped with that reason, never passed.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -211,7 +210,3 @@ class Facts:
                 "SELECT coalesce(sum(rows), 0) FROM entity_count WHERE file = ?", ("entities.xml",)
             ),
         }
-
-    def meta_json(self, key: str) -> Any:
-        value = self.meta.get(key)
-        return None if value is None else json.loads(value)

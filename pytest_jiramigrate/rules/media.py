@@ -81,8 +81,6 @@ def _summary(findings: list[Finding], what: str, where: str) -> str:
 
 # --------------------------------------------------------------------------- media-archive
 
-UNSAFE_DIR_PROBLEMS = ("symlink-outside", "symlink-loop", "symlink-dangling")
-
 
 @rule(
     id="media-archive",

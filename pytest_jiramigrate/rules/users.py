@@ -207,11 +207,6 @@ def _all(count: int, noun: str, singular_verb: str, plural_verb: str) -> str:
     return ("The " if count == 1 else "All ") + agree(count, noun, singular_verb, plural_verb)
 
 
-SQL_ACTIVE_DIRECTORY_USERS = """
-from cwd_user u join cwd_directory d on d.id = u.directory_id
-where d.active = 1"""
-
-
 @rule(
     id="email-present",
     title="Every user has an e-mail address",

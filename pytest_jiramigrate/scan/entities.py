@@ -720,8 +720,3 @@ def scan_entities_reference(
 ) -> str | None:
     """Scan one entities.xml stream into ``db`` the simple way; why it stopped early, or None."""
     return ReferenceScan(db, file).run(blocks_of(stream))
-
-
-def handled_entities() -> Iterable[str]:
-    """The entities whose rows are read (the others are only counted)."""
-    return sorted(name[3:] for name in dir(RowReader) if name.startswith("on_"))
