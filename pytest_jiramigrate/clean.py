@@ -34,7 +34,6 @@ from typing import IO, Any, BinaryIO
 from pytest_jiramigrate.config import ArchiveLimits
 from pytest_jiramigrate.scan.archive import (
     ArchiveReadError,
-    BackupLayout,
     inspect_zip,
     locate_backup_files,
     open_member,
@@ -286,25 +285,16 @@ def backup_members(source: Path, limits: ArchiveLimits) -> dict[str, str]:
     layout = locate_backup_files(inspection, limits)
     members = {
         member: name
-        for member, name in zip(_found(layout), XML_FILES, strict=True)
+        for member, name in zip(
+            (layout.readable_member("entities"), layout.readable_member("activeobjects")),
+            XML_FILES,
+            strict=True,
+        )
         if member is not None
     }
     if "entities.xml" not in members.values():
         raise CleanError(f"{source} holds no entities.xml: is it a Jira site backup?")
     return members
-
-
-def _found(layout: BackupLayout) -> tuple[str | None, str | None]:
-    """Where entities.xml and activeobjects.xml are: at the root, or nested/misnamed."""
-    found: dict[str, str | None] = {
-        "entities": layout.entities,
-        "activeobjects": layout.activeobjects,
-    }
-    for problem in layout.problems:
-        what, _, fault = problem.kind.partition("-")
-        if fault in ("nested", "missing") and problem.member and found.get(what, "") is None:
-            found[what] = problem.member
-    return found["entities"], found["activeobjects"]
 
 
 def _entry_like(original: zipfile.ZipInfo, name: str) -> zipfile.ZipInfo:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections import Counter
+from collections.abc import Callable
 from typing import BinaryIO
 
 from lxml import etree
@@ -26,8 +27,16 @@ FILE = "activeobjects.xml"
 _AO = "{http://www.atlassian.com/ao}"
 
 
-def scan_activeobjects(stream: BinaryIO, db: sqlite3.Connection, size: int = 0) -> str | None:
-    """Scan one activeobjects.xml stream into ``db``; why it was not read to the end, or None."""
+def scan_activeobjects(
+    stream: BinaryIO,
+    db: sqlite3.Connection,
+    size: int = 0,
+    progress: Callable[[int], None] | None = None,
+) -> str | None:
+    """Scan one activeobjects.xml stream into ``db``; why it was not read to the end, or None.
+
+    ``progress`` is told the bytes read so far (the progress line's only input).
+    """
     head = stream.read(CHUNK)
     encoding, _bom = declared_encoding(head)
     chars = CharScanner(encoding)
@@ -36,6 +45,7 @@ def scan_activeobjects(stream: BinaryIO, db: sqlite3.Connection, size: int = 0) 
     rows: Counter[str] = Counter()
     bad: list[BadChar] = []
     reason = None
+    done = 0
     try:
         chunk = head
         while chunk:
@@ -43,6 +53,9 @@ def scan_activeobjects(stream: BinaryIO, db: sqlite3.Connection, size: int = 0) 
             bad += found
             parser.feed(data)
             _count(parser, columns, rows)
+            done += len(chunk)
+            if progress is not None:
+                progress(done)
             chunk = stream.read(CHUNK)
         data, found = chars.finish()
         bad += found

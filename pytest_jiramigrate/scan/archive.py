@@ -135,6 +135,18 @@ class BackupLayout:
     activeobjects: str | None
     problems: list[Problem]
 
+    def readable_member(self, what: str) -> str | None:
+        """The member to read as ``<what>.xml``: the one at the root, else a nested or
+        misnamed one, so that the backup can still be checked (or cleaned) when the
+        only fault is where the file sits."""
+        at_root: str | None = getattr(self, what)
+        if at_root is not None:
+            return at_root
+        for problem in self.problems:
+            if problem.kind in (f"{what}-nested", f"{what}-missing") and problem.member:
+                return problem.member
+        return None
+
 
 # --------------------------------------------------------------------------- inspection
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
-from typing import Protocol
+from typing import BinaryIO, Protocol
 
 from pytest_jiramigrate import facts
 from pytest_jiramigrate.config import ArchiveLimits
@@ -19,7 +19,6 @@ from pytest_jiramigrate.scan.activeobjects import scan_activeobjects
 from pytest_jiramigrate.scan.archive import (
     ArchiveReadError,
     Inspection,
-    Problem,
     inspect_zip,
     locate_backup_files,
     open_member,
@@ -49,6 +48,8 @@ class Progress(Protocol):
 
 #: makes the progress display of one member: (label, total bytes) -> display
 ProgressFactory = Callable[[str, int], Progress]
+#: scans one XML member: (stream, store, declared size, progress) -> why it stopped early
+Scanner = Callable[[BinaryIO, sqlite3.Connection, int, Callable[[int], None] | None], str | None]
 
 
 def scan_backup(
@@ -85,21 +86,13 @@ def _scan_into(
         return
     layout = locate_backup_files(inspection)
     _problems(db, [(p.kind, p.member, p.detail) for p in layout.problems])
-    entities = layout.entities or _fallback(layout.problems, "entities")
-    activeobjects = layout.activeobjects or _fallback(layout.problems, "activeobjects")
+    entities = layout.readable_member("entities")
+    activeobjects = layout.readable_member("activeobjects")
     if entities:
         db.execute("INSERT OR REPLACE INTO meta VALUES ('entities_member', ?)", (entities,))
     _sources(db, archive=None)
     _read(db, path, inspection, entities, limits, scan_entities, "entities", progress)
     _read(db, path, inspection, activeobjects, limits, scan_activeobjects, "activeobjects")
-
-
-def _fallback(problems: Sequence[Problem], what: str) -> str | None:
-    """A nested or misnamed file to scan anyway, so the other rules still run."""
-    for problem in problems:
-        if problem.kind in (f"{what}-nested", f"{what}-missing") and problem.member:
-            return str(problem.member)
-    return None
 
 
 def _read(
@@ -108,7 +101,7 @@ def _read(
     inspection: Inspection,
     member: str | None,
     limits: ArchiveLimits,
-    scan: Callable[..., str | None],
+    scan: Scanner,
     source: str,
     progress: ProgressFactory | None = None,
 ) -> None:
@@ -132,10 +125,7 @@ def _read(
         display = progress(file, size) if progress else None
         try:
             with open_member(path, member, limits) as stream:
-                if display is None:
-                    unparsed = scan(stream, db, size)
-                else:
-                    unparsed = scan(stream, db, size, display.update)
+                unparsed = scan(stream, db, size, display.update if display else None)
         finally:
             if display is not None:
                 display.finish()
