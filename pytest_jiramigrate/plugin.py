@@ -19,6 +19,11 @@ if TYPE_CHECKING:
 
 SESSION_KEY = pytest.StashKey["JiraSession"]()
 
+#: The exit code of a run whose rules passed but where an error-severity rule could not
+#: be checked: pytest's "tests failed", because the gate fails closed (a rule that did
+#: not run is not ready) and every CI treats 1 as a failed gate.
+UNCHECKED_EXIT_CODE = pytest.ExitCode.TESTS_FAILED
+
 OPTIONS: tuple[tuple[str, str, str], ...] = (
     ("backup", "PATH", "the Jira site backup zip (entities.xml + activeobjects.xml) to check"),
     ("config", "PATH", "YAML thresholds (default: jiramigrate.yaml in the rootdir, if present)"),
@@ -133,6 +138,11 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     from pytest_jiramigrate.session import start_session
 
+    missing = [path for path in media if not path.exists()]
+    if missing:
+        raise pytest.UsageError(
+            f"--jira-media: {missing[0]} does not exist; name a media directory or zip"
+        )
     backup_path = config.invocation_params.dir / backup if backup else None
     jira = start_session(config, backup_path, media)
     config.stash[SESSION_KEY] = jira
@@ -234,8 +244,21 @@ class ReadinessRun:
         if self.jira.exports:
             count, where = len(self.jira.exports), self.jira.export_dir
             terminalreporter.write_line(f"{count} CSV exports of offenders written to {where}")
+        unchecked = self.jira.unchecked()
+        if unchecked:
+            from pytest_jiramigrate.rules.base import plural
+
+            reasons = sorted({str(entry["message"]) for entry in unchecked})
+            terminalreporter.write_line(
+                f"{plural(len(unchecked), 'error-severity rule')} not checked, so the run "
+                f"cannot pass (exit code {int(UNCHECKED_EXIT_CODE)}): " + "; ".join(reasons),
+                red=True,
+            )
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        if not hasattr(session.config, "workerinput"):  # a pytest-xdist worker reports nothing
-            self.jira.write_reports()
+        if hasattr(session.config, "workerinput"):  # a pytest-xdist worker reports nothing
+            return
+        self.jira.write_reports()
+        if session.exitstatus == pytest.ExitCode.OK and self.jira.unchecked():
+            session.exitstatus = UNCHECKED_EXIT_CODE

@@ -21,6 +21,7 @@ import pytest
 from pytest_jiramigrate.config import Config, ConfigError, find_config, load_config
 from pytest_jiramigrate.facts import Facts
 from pytest_jiramigrate.outcome import Outcome, evaluate
+from pytest_jiramigrate.outputs import OutputError, check_output
 from pytest_jiramigrate.progress import ScanProgress
 from pytest_jiramigrate.redact import (
     Redactor,
@@ -36,7 +37,7 @@ from pytest_jiramigrate.report.text import failure_text
 from pytest_jiramigrate.rules.base import Rule, plural
 from pytest_jiramigrate.rules.media import set_current_target
 from pytest_jiramigrate.sizes import format_size
-from pytest_jiramigrate.store import backup_store, media_store
+from pytest_jiramigrate.store import NO_BACKUP, backup_store, media_store
 
 
 @dataclass
@@ -221,6 +222,21 @@ class JiraSession:
             for name, (_nodeid, e) in zip(names, ranked, strict=True)
         ]
 
+    def unchecked(self) -> list[dict[str, Any]]:
+        """The report entries of error-severity rules that could not run ("not checked").
+
+        A rule whose input was not given (a media rule that needs the backup, in a
+        run of media only) is not counted: it does not apply to what was asked.
+        """
+        return [
+            entry
+            for entry in self.entries.values()
+            if entry["severity"] == "error"
+            and entry["outcome"] == "error"
+            and str(entry["message"]).startswith("not checked")
+            and entry["message"] != f"not checked: {NO_BACKUP}"
+        ]
+
     def report(self) -> dict[str, Any]:
         """The JSON report (schema ``jiramigrate-report/1``)."""
         backup: dict[str, Any] = {}
@@ -347,15 +363,29 @@ def start_session(
         option_or_ini(pytest_config, name) for name in ("report", "summary", "export", "html")
     )
     here = pytest_config.invocation_params.dir
+    inputs = [path for path in (backup, *media, config.path) if path is not None]
     return JiraSession(
         pytest_config=pytest_config,
         config=config,
         rules=rules,
         targets=targets(backup, media),
         rescan=flag(pytest_config, "rescan"),
-        report_path=here / report if report else None,
-        summary_path=here / summary if summary else None,
-        export_dir=here / export if export else None,
-        html_path=here / html if html else None,
+        report_path=output_path("report", report, here, inputs),
+        summary_path=output_path("summary", summary, here, inputs),
+        export_dir=output_path("export", export, here, inputs, directory=True),
+        html_path=output_path("html", html, here, inputs),
         redact=flag(pytest_config, "redact"),
     )
+
+
+def output_path(
+    name: str, given: str | None, here: Path, inputs: Sequence[Path], *, directory: bool = False
+) -> Path | None:
+    """A ``--jira-<name>`` output, checked before anything runs: one that would write over
+    an input, or that cannot be written, is a usage error (exit code 4)."""
+    if not given:
+        return None
+    try:
+        return check_output(here / given, inputs, directory=directory)
+    except OutputError as error:
+        raise pytest.UsageError(f"--jira-{name}: {error}") from None

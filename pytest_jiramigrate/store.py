@@ -133,6 +133,11 @@ def _scan_lock(store: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+#: why the backup's rules are not checked in a run of media only: the user's choice, which
+#: does not fail the run (see :meth:`JiraSession.unchecked`)
+NO_BACKUP = "no --jira-backup was given"
+
+
 def media_store(
     backup: Path | None, media: list[tuple[Path, str]], work: Path, limits: ArchiveLimits
 ) -> Facts:
@@ -148,7 +153,7 @@ def media_store(
         db = facts.create(work)
         db.executemany(
             "INSERT INTO source VALUES (?, ?)",
-            [(name, "no --jira-backup was given") for name in BACKUP_SOURCES],
+            [(name, NO_BACKUP) for name in BACKUP_SOURCES],
         )
     for path, name in media:
         scan_media(path, db, name, limits)

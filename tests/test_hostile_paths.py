@@ -1,0 +1,240 @@
+"""Inputs are sacred and the gate fails closed (issue 13, part A), as a user runs it.
+
+One line per case:
+
+* an output option naming the backup, a media zip or the YAML is a usage error (exit 4)
+* ... also through a symbolic link, a hard link or ``..``, and from an ini key
+* an output inside a media directory is a usage error (exit 4)
+* a report path that is a directory, or whose folder is missing, is refused at start
+* an export "directory" that is a file is refused at start
+* a read-only output folder is refused at start (a fake: root writes anywhere)
+* a mistyped ``--jira-media`` path is a usage error (exit 4)
+* a truncated media zip fails ``media-archive`` and the run exits 1
+* an unreadable backup exits 1, saying how many rules were not checked and why
+* a run whose only problem is a rule that was not checked exits 1, not 0
+* ``--jira-export`` removes its own CSVs of rules that now pass, never a file it did not write
+* ``jiramigrate check`` ignores a pytest.ini (``addopts = -p evil``) and conftest.py beside
+  the backup; plain pytest warns when its ini file lies beside the backup
+* ``split-media --out`` naming a file or a path under a file: one line, exit 2
+* ``synth`` with a directory output, a missing folder, too few users, zero projects,
+  a nonsense version or a negative count: one line, exit 2
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from pytest_jiramigrate import outputs
+from pytest_jiramigrate.outputs import OutputError, check_output
+from pytest_jiramigrate.synth import SynthSpec, write_backup, write_media, write_media_zip
+
+# --------------------------------------------------------------------------- check_output
+
+
+@pytest.fixture
+def backup_file(tmp_path: Path) -> Path:
+    path = tmp_path / "site-backup.zip"
+    path.write_bytes(b"PK backup")
+    return path
+
+
+def test_check_output_returns_the_resolved_path_of_a_new_file(tmp_path, backup_file) -> None:
+    (tmp_path / "sub").mkdir()
+    assert check_output(tmp_path / "sub" / ".." / "r.json", [backup_file]) == tmp_path / "r.json"
+
+
+@pytest.mark.parametrize("spelling", ["same", "dotdot", "symlink", "hardlink"])
+def test_check_output_refuses_the_input_itself(tmp_path, backup_file, spelling) -> None:
+    (tmp_path / "sub").mkdir()
+    output = {
+        "same": backup_file,
+        "dotdot": tmp_path / "sub" / ".." / backup_file.name,
+        "symlink": tmp_path / "link.zip",
+        "hardlink": tmp_path / "sub" / "hard.zip",
+    }[spelling]
+    if spelling == "symlink":
+        output.symlink_to(backup_file)
+    if spelling == "hardlink":
+        os.link(backup_file, output)
+    with pytest.raises(OutputError, match="is an input"):
+        check_output(output, [backup_file])
+
+
+def test_check_output_refuses_a_path_inside_an_input_directory(tmp_path) -> None:
+    media = tmp_path / "media"
+    (media / "data").mkdir(parents=True)
+    with pytest.raises(OutputError, match="inside the input directory"):
+        check_output(media / "data" / "report.json", [media])
+    with pytest.raises(OutputError, match="inside the input directory"):
+        check_output(media / "exports", [media], directory=True)
+
+
+def test_check_output_refuses_directories_files_and_missing_parents(tmp_path, backup_file) -> None:
+    with pytest.raises(OutputError, match="is a directory; name a file"):
+        check_output(tmp_path, [])
+    with pytest.raises(OutputError, match="exists and is not a directory"):
+        check_output(backup_file, [], directory=True)
+    with pytest.raises(OutputError, match="does not exist"):
+        check_output(tmp_path / "missing" / "r.json", [])
+    with pytest.raises(OutputError, match="is not a directory"):
+        check_output(backup_file / "out", [], directory=True)
+
+
+def test_check_output_refuses_a_folder_that_is_not_writable(tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr(outputs, "writable", lambda directory: directory != tmp_path)
+    with pytest.raises(OutputError, match="is not writable"):
+        check_output(tmp_path / "r.json", [])
+
+
+# --------------------------------------------------------------------------- the plugin's outputs
+
+
+@pytest.fixture
+def site(pytester: pytest.Pytester) -> Path:
+    """A clean backup, a media directory and a media zip in the pytester directory."""
+    backup = pytester.path / "site-backup.zip"
+    manifest = write_backup(backup, SynthSpec())
+    write_media(pytester.path / "media", manifest)
+    write_media_zip(pytester.path / "media.zip", manifest)
+    return backup
+
+
+def one_line_usage_error(result: pytest.RunResult, *fragments: str) -> None:
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    errors = [line for line in result.errlines if line.startswith("ERROR:")]
+    assert len(errors) == 1, result.errlines
+    for fragment in fragments:
+        assert fragment in errors[0], errors[0]
+    assert "Traceback" not in "\n".join(result.outlines + result.errlines)
+
+
+@pytest.mark.parametrize("option", ["report", "html", "summary"])
+@pytest.mark.parametrize("victim", ["site-backup.zip", "media.zip", "./media/../site-backup.zip"])
+def test_an_output_over_an_input_is_a_usage_error(pytester, site, option, victim) -> None:
+    before = {p.name: p.read_bytes() for p in (site, pytester.path / "media.zip")}
+    result = pytester.runpytest_inprocess(
+        "-p",
+        "no:cacheprovider",
+        f"--jira-backup={site}",
+        "--jira-media=media",
+        "--jira-media=media.zip",
+        f"--jira-{option}={victim}",
+    )
+    one_line_usage_error(result, f"--jira-{option}", "is an input")
+    assert {p.name: p.read_bytes() for p in (site, pytester.path / "media.zip")} == before
+
+
+def test_an_ini_key_naming_the_backup_is_refused_too(pytester, site) -> None:
+    pytester.makeini("[pytest]\njira_backup = site-backup.zip\njira_report = site-backup.zip\n")
+    before = site.read_bytes()
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
+    one_line_usage_error(result, "--jira-report", "is an input")
+    assert site.read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--jira-export=media/data"], "inside the input directory"),
+        (["--jira-report=media/report.json"], "inside the input directory"),
+        (["--jira-report=."], "is a directory"),
+        (["--jira-html=nowhere/report.html"], "does not exist"),
+        (["--jira-export=site-backup.zip"], "is an input"),
+        (["--jira-export=media.zip/csv"], "is not a directory"),
+        (["--jira-config=cfg.yaml", "--jira-report=cfg.yaml"], "is an input"),
+    ],
+)
+def test_unusable_outputs_are_refused_before_the_scan(pytester, site, args, expected) -> None:
+    (pytester.path / "cfg.yaml").write_text("rules: {}\n", encoding="utf-8")
+    result = pytester.runpytest_inprocess(
+        "-p", "no:cacheprovider", f"--jira-backup={site}", "--jira-media=media", *args
+    )
+    one_line_usage_error(result, expected)
+    assert "jiramigrate: site-backup.zip (Jira" not in result.stdout.str(), "nothing was scanned"
+
+
+def test_a_mistyped_media_path_is_a_usage_error(pytester, site) -> None:
+    result = pytester.runpytest_inprocess(
+        "-p", "no:cacheprovider", f"--jira-backup={site}", "--jira-media=meida"
+    )
+    one_line_usage_error(result, "--jira-media", "meida does not exist")
+
+
+# --------------------------------------------------------------------------- the gate fails closed
+
+
+def report_rules(path: Path) -> dict[str, dict[str, object]]:
+    return {entry["id"]: entry for entry in json.loads(path.read_text())["rules"]}
+
+
+def test_a_truncated_media_zip_fails_media_archive(pytester, site) -> None:
+    media_zip = pytester.path / "media.zip"
+    media_zip.write_bytes(media_zip.read_bytes()[: media_zip.stat().st_size // 2])
+    result = pytester.runpytest_inprocess(
+        "-p",
+        "no:cacheprovider",
+        f"--jira-backup={site}",
+        "--jira-media=media.zip",
+        "--jira-report=r.json",
+    )
+    rules = report_rules(pytester.path / "r.json")
+    assert rules["media-archive"]["outcome"] == "failed"
+    assert "media.zip" in str(rules["media-archive"]["message"])
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+
+
+def test_an_unreadable_backup_exits_1_and_says_what_was_not_checked(pytester) -> None:
+    backup = pytester.path / "site-backup.zip"
+    backup.write_bytes(b"this is not a zip")
+    result = pytester.runpytest_inprocess(
+        "-p", "no:cacheprovider", f"--jira-backup={backup}", "--jira-report=r.json"
+    )
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    unchecked = [
+        rule
+        for rule, entry in report_rules(pytester.path / "r.json").items()
+        if entry["severity"] == "error" and entry["outcome"] == "error"
+    ]
+    result.stdout.fnmatch_lines([f"{len(unchecked)} error-severity rules not checked*exit code 1*"])
+
+
+AO_RULE_CONFTEST = """
+from pytest_jiramigrate import Verdict, rule
+
+
+@rule(id="ao-plugins-known", title="t", why="w", fix="f", needs=("activeobjects",))
+def ao_plugins_known(facts, settings):
+    return Verdict([], "fine")
+
+
+def pytest_jiramigrate_rules(config):
+    return [ao_plugins_known]
+"""
+
+
+def test_a_run_whose_only_problem_is_an_unchecked_rule_does_not_exit_0(pytester, site) -> None:
+    """A backup without activeobjects.xml (its layout rule lowered to a warning): the rule
+    that reads activeobjects.xml is not checked, every other rule passes or warns."""
+    with zipfile.ZipFile(site) as archive:
+        entities = archive.read("entities.xml")
+    with zipfile.ZipFile(site, "w") as archive:
+        archive.writestr("entities.xml", entities)
+    pytester.makeconftest(AO_RULE_CONFTEST)
+    pytester.makefile(
+        ".yaml", jiramigrate="rules:\n  activeobjects-xml-at-root: {severity: warning}\n"
+    )
+    result = pytester.runpytest_inprocess(
+        "-p", "no:cacheprovider", f"--jira-backup={site}", "--jira-report=r.json", "-rs"
+    )
+    rules = report_rules(pytester.path / "r.json")
+    assert not [r for r, e in rules.items() if e["outcome"] == "failed"], rules
+    assert rules["ao-plugins-known"]["outcome"] == "error"
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(
+        ["1 error-severity rule not checked, so the run cannot pass (exit code 1): not checked*"]
+    )
