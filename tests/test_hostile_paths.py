@@ -238,3 +238,29 @@ def test_a_run_whose_only_problem_is_an_unchecked_rule_does_not_exit_0(pytester,
     result.stdout.fnmatch_lines(
         ["1 error-severity rule not checked, so the run cannot pass (exit code 1): not checked*"]
     )
+
+
+# --------------------------------------------------------------------------- stale exports
+
+
+def test_export_removes_its_own_stale_csvs_and_nothing_else(pytester) -> None:
+    faulty, clean = pytester.path / "faulty.zip", pytester.path / "clean.zip"
+    write_backup(faulty, SynthSpec(faults=["email-no-tld"]))
+    write_backup(clean, SynthSpec())
+    exports = pytester.mkdir("csv")
+    (exports / "notes.csv").write_text("mine\n", encoding="utf-8")
+    (exports / "summary-length.csv").write_text("also mine\n", encoding="utf-8")
+
+    first = pytester.runpytest_inprocess(
+        "-p", "no:cacheprovider", f"--jira-backup={faulty}", "--jira-export=csv"
+    )
+    assert first.ret == pytest.ExitCode.TESTS_FAILED
+    assert (exports / "email-tld.csv").is_file()
+
+    second = pytester.runpytest_inprocess(
+        "-p", "no:cacheprovider", f"--jira-backup={clean}", "--jira-export=csv"
+    )
+    assert second.ret == pytest.ExitCode.OK
+    assert not (exports / "email-tld.csv").exists(), "the CSV of a rule that now passes"
+    assert (exports / "notes.csv").read_text(encoding="utf-8") == "mine\n"
+    assert (exports / "summary-length.csv").read_text(encoding="utf-8") == "also mine\n"
