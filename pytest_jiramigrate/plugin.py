@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Generator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -221,6 +221,14 @@ class ReadinessRun:
         entry = getattr(report, "jiramigrate", None)
         if entry is not None:
             self.jira.entries[report.nodeid] = entry
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_configure_node(self, node: Any) -> None:
+        """pytest-xdist: tell each worker when the run started, so that under
+        ``--jira-rescan`` the workers and the controller share one new scan."""
+        from pytest_jiramigrate.session import RUN_STARTED
+
+        node.workerinput[RUN_STARTED] = self.jira.started
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         self.jira.close()

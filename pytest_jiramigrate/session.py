@@ -11,6 +11,7 @@ import os
 import shlex
 import shutil
 import tempfile
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +40,9 @@ from pytest_jiramigrate.rules.media import set_current_target
 from pytest_jiramigrate.sizes import format_size
 from pytest_jiramigrate.store import NO_BACKUP, backup_store, media_store
 
+#: the ``workerinput`` key by which pytest-xdist workers learn when the run started
+RUN_STARTED = "jiramigrate_run_started"
+
 
 @dataclass
 class Target:
@@ -57,6 +61,9 @@ class JiraSession:
     rules: Sequence[Rule]
     targets: list[Target]
     rescan: bool = False
+    #: when this run started (under pytest-xdist, the controller's run): with
+    #: ``--jira-rescan`` a store written since then is this run's own scan, used as is
+    started: float = field(default_factory=time.time)
     report_path: Path | None = None
     summary_path: Path | None = None
     export_dir: Path | None = None
@@ -106,8 +113,9 @@ class JiraSession:
         if self._facts is None:
             limits, cache = self.config.archive, self.cache_dir()
             backup = self.backup
+            since = self.started if self.rescan else None
             store = (
-                backup_store(backup.path, cache, limits, self.rescan, self.progress)
+                backup_store(backup.path, cache, limits, False, self.progress, scanned_since=since)
                 if backup
                 else None
             )
@@ -370,6 +378,7 @@ def start_session(
         rules=rules,
         targets=targets(backup, media),
         rescan=flag(pytest_config, "rescan"),
+        started=getattr(pytest_config, "workerinput", {}).get(RUN_STARTED, time.time()),
         report_path=output_path("report", report, here, inputs),
         summary_path=output_path("summary", summary, here, inputs),
         export_dir=output_path("export", export, here, inputs, directory=True),

@@ -89,13 +89,20 @@ def backup_store(
     limits: ArchiveLimits,
     rescan: bool,
     progress: ProgressFactory | None = None,
+    *,
+    scanned_since: float | None = None,
 ) -> Path:
-    """The finished facts store of the backup at ``path``: cached, or from a new scan."""
+    """The finished facts store of the backup at ``path``: cached, or from a new scan.
+
+    With ``scanned_since`` (a ``time.time()``), only a store written since then is
+    used: a ``--jira-rescan`` run's processes (pytest-xdist workers and their
+    controller) share the one store the first of them scanned.
+    """
     store = cache_dir / f"backup-{fingerprint(path, limits)}.sqlite"
-    if not rescan and _usable(store):
+    if not rescan and _usable(store, scanned_since):
         return store
     with _scan_lock(store):
-        if not rescan and _usable(store):  # another process scanned it while we waited
+        if not rescan and _usable(store, scanned_since):  # scanned by another process
             return store
         remove_stale_partials(cache_dir)
         partial = store.with_name(f"{store.name}.{os.getpid()}.partial")
@@ -108,7 +115,11 @@ def backup_store(
     return store
 
 
-def _usable(store: Path) -> bool:
+def _usable(store: Path, scanned_since: float | None = None) -> bool:
+    if scanned_since is not None and not (
+        store.is_file() and store.stat().st_mtime >= scanned_since
+    ):
+        return False
     cached = open_cached(store)
     if cached is None:
         return False
