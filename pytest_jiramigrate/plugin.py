@@ -144,9 +144,30 @@ def pytest_configure(config: pytest.Config) -> None:
             f"--jira-media: {missing[0]} does not exist; name a media directory or zip"
         )
     backup_path = config.invocation_params.dir / backup if backup else None
+    if backup_path is not None:
+        warn_of_config_beside(config, backup_path)
     jira = start_session(config, backup_path, media)
     config.stash[SESSION_KEY] = jira
     config.pluginmanager.register(ReadinessRun(jira), "jiramigrate-run")
+
+
+def warn_of_config_beside(config: pytest.Config, backup: Path) -> None:
+    """Warn when pytest took its configuration file from the backup's folder rather than
+    from where it was started: a customer's folder can hold an ini whose ``addopts``
+    loads code from it.  ``jiramigrate check`` pins the configuration instead."""
+    inipath = config.inipath
+    if inipath is None:
+        return
+    folder = inipath.parent.resolve()
+    if folder == backup.parent.resolve() and folder != config.invocation_params.dir.resolve():
+        config.issue_config_time_warning(
+            pytest.PytestConfigWarning(
+                f"pytest read its configuration from {inipath}, beside the backup, not from "
+                "where it was started: its options (addopts, plugins) came from the backup's "
+                "folder. Use `jiramigrate check BACKUP`, or --jira-backup=PATH with an '='."
+            ),
+            stacklevel=2,
+        )
 
 
 class ReadinessRun:

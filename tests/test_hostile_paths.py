@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -264,3 +266,75 @@ def test_export_removes_its_own_stale_csvs_and_nothing_else(pytester) -> None:
     assert not (exports / "email-tld.csv").exists(), "the CSV of a rule that now passes"
     assert (exports / "notes.csv").read_text(encoding="utf-8") == "mine\n"
     assert (exports / "summary-length.csv").read_text(encoding="utf-8") == "also mine\n"
+
+
+# --------------------------------------------------------------------------- jiramigrate check
+
+EVIL_PLUGIN = "open({marker!r}, 'a').write('{name} ran\\n')\n"
+
+
+@pytest.fixture
+def customer_folder(tmp_path: Path) -> tuple[Path, Path, Path]:
+    """(where the consultant works, the backup in a customer's folder, the marker file that
+    the customer's plugin and conftest.py write when they run)."""
+    work, customer = tmp_path / "work", tmp_path / "customer"
+    work.mkdir()
+    customer.mkdir()
+    backup = customer / "site-backup.zip"
+    write_backup(backup, SynthSpec(faults=["email-no-tld"]))
+    marker = tmp_path / "ran.log"
+    (customer / "pytest.ini").write_text("[pytest]\naddopts = -p evilplugin\n", encoding="utf-8")
+    (customer / "evilplugin.py").write_text(EVIL_PLUGIN.format(marker=str(marker), name="plugin"))
+    (customer / "conftest.py").write_text(EVIL_PLUGIN.format(marker=str(marker), name="conftest"))
+    (work / "test_unrelated.py").write_text("def test_unrelated():\n    assert False\n")
+    return work, backup, marker
+
+
+def run_command(work: Path, customer: Path, *argv: str) -> subprocess.CompletedProcess[str]:
+    """A command as a user runs it, with the customer's folder importable (the worst case)."""
+    environment = {**os.environ, "PYTHONPATH": str(customer)}
+    return subprocess.run(
+        argv, cwd=work, env=environment, capture_output=True, text=True, timeout=300, check=False
+    )
+
+
+def test_check_ignores_the_config_and_conftest_beside_the_backup(customer_folder) -> None:
+    work, backup, marker = customer_folder
+    result = run_command(
+        work,
+        backup.parent,
+        sys.executable,
+        "-m",
+        "pytest_jiramigrate.cli",
+        "check",
+        str(backup),
+        "--report=report.json",
+        "--junitxml=junit.xml",
+    )
+    assert not marker.exists(), marker.read_text()
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert f"rootdir: {work}" in result.stdout
+    assert "test_unrelated" not in result.stdout, "only the readiness rules run"
+    rules = report_rules(work / "report.json")
+    assert rules["email-tld"]["outcome"] == "failed"
+    assert "email-tld" in (work / "junit.xml").read_text(encoding="utf-8")
+
+
+def test_plain_pytest_warns_when_its_ini_lies_beside_the_backup(customer_folder) -> None:
+    """The same folder under plain pytest with ``--jira-backup PATH`` (a space): pytest takes
+    the customer's ini, whose plugin runs (which is why ``check`` exists), and says so."""
+    work, backup, marker = customer_folder
+    result = run_command(
+        work, backup.parent, sys.executable, "-m", "pytest", "--jira-backup", str(backup)
+    )
+    assert marker.read_text() == "plugin ran\n"
+    assert "PytestConfigWarning: pytest read its configuration from" in result.stdout
+    assert f"{backup.parent / 'pytest.ini'}, beside the backup" in result.stdout
+
+
+def test_check_without_a_backup_or_media_is_a_one_line_error(tmp_path) -> None:
+    result = run_command(
+        tmp_path, tmp_path, sys.executable, "-m", "pytest_jiramigrate.cli", "check"
+    )
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[-1].endswith("name a BACKUP, a --media target, or both")
