@@ -338,3 +338,49 @@ def test_check_without_a_backup_or_media_is_a_one_line_error(tmp_path) -> None:
     )
     assert result.returncode == 2
     assert result.stderr.splitlines()[-1].endswith("name a BACKUP, a --media target, or both")
+
+
+# --------------------------------------------------------------------------- split-media and synth
+
+
+def cli_error(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
+    """Run the console command; it must exit 2 with exactly one line on stderr."""
+    from pytest_jiramigrate import cli
+
+    assert cli.main(list(argv)) == 2
+    captured = capsys.readouterr()
+    lines = captured.err.splitlines()
+    assert len(lines) == 1, captured.err
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    ("out", "expected"),
+    [("a-file", "exists and is not a directory"), ("a-file/chunks", "is not a directory")],
+)
+def test_split_media_out_naming_a_file_is_one_line(tmp_path, capsys, out, expected) -> None:
+    media = tmp_path / "media"
+    (media / "data" / "attachments").mkdir(parents=True)
+    (tmp_path / "a-file").write_text("keep me\n", encoding="utf-8")
+    line = cli_error(capsys, "split-media", str(media), "--out", str(tmp_path / out))
+    assert line.startswith("jiramigrate split-media: --out: ") and expected in line
+    assert (tmp_path / "a-file").read_text(encoding="utf-8") == "keep me\n"
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["{tmp}"], "is a directory; name a file"),
+        (["{tmp}/missing/out.zip"], "does not exist"),
+        (["{tmp}/out.zip", "--users", "2"], "users must be at least 5"),
+        (["{tmp}/out.zip", "--projects", "0"], "projects must be at least 1"),
+        (["{tmp}/out.zip", "--version", "banana"], "is not a Jira version"),
+        (["{tmp}/out.zip", "--issues", "-3"], "--issues must not be negative"),
+        (["{tmp}/out.zip", "--target-mb", "-1"], "--target-mb must be more than 0"),
+        (["{tmp}/out.zip", "--manifest", "{tmp}/out.zip"], "is an input"),
+    ],
+)
+def test_synth_nonsense_is_one_line(tmp_path, capsys, argv, expected) -> None:
+    line = cli_error(capsys, "synth", *(arg.format(tmp=tmp_path) for arg in argv))
+    assert line.startswith("jiramigrate synth: ") and expected in line, line
+    assert not (tmp_path / "out.zip").exists()
