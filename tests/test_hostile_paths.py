@@ -230,9 +230,8 @@ def test_a_run_whose_only_problem_is_an_unchecked_rule_does_not_exit_0(pytester,
     pytester.makefile(
         ".yaml", jiramigrate="rules:\n  activeobjects-xml-at-root: {severity: warning}\n"
     )
-    result = pytester.runpytest_inprocess(
-        "-p", "no:cacheprovider", f"--jira-backup={site}", "--jira-report=r.json", "-rs"
-    )
+    arguments = (f"--jira-backup={site}", "--jira-report=r.json", "-rs")
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", *arguments)
     rules = report_rules(pytester.path / "r.json")
     assert not [r for r, e in rules.items() if e["outcome"] == "failed"], rules
     assert rules["ao-plugins-known"]["outcome"] == "error"
@@ -240,6 +239,9 @@ def test_a_run_whose_only_problem_is_an_unchecked_rule_does_not_exit_0(pytester,
     result.stdout.fnmatch_lines(
         ["1 error-severity rule not checked, so the run cannot pass (exit code 1): not checked*"]
     )
+    pytest.importorskip("xdist")
+    parallel = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-n", "2", *arguments)
+    assert parallel.ret == pytest.ExitCode.TESTS_FAILED, "the same gate under pytest-xdist"
 
 
 # --------------------------------------------------------------------------- stale exports
