@@ -372,6 +372,16 @@ def start_session(
     )
     here = pytest_config.invocation_params.dir
     inputs = [path for path in (backup, *media, config.path) if path is not None]
+    outputs = {
+        name: output_path(name, given, here, inputs, directory=name == "export")
+        for name, given in (
+            ("report", report),
+            ("summary", summary),
+            ("export", export),
+            ("html", html),
+        )
+    }
+    refuse_shared_outputs(outputs)
     return JiraSession(
         pytest_config=pytest_config,
         config=config,
@@ -379,12 +389,23 @@ def start_session(
         targets=targets(backup, media),
         rescan=flag(pytest_config, "rescan"),
         started=getattr(pytest_config, "workerinput", {}).get(RUN_STARTED, time.time()),
-        report_path=output_path("report", report, here, inputs),
-        summary_path=output_path("summary", summary, here, inputs),
-        export_dir=output_path("export", export, here, inputs, directory=True),
-        html_path=output_path("html", html, here, inputs),
+        report_path=outputs["report"],
+        summary_path=outputs["summary"],
+        export_dir=outputs["export"],
+        html_path=outputs["html"],
         redact=flag(pytest_config, "redact"),
     )
+
+
+def refuse_shared_outputs(outputs: dict[str, Path | None]) -> None:
+    """Two reports named the same file: the second would overwrite the first."""
+    seen: dict[Path, str] = {}
+    for name, path in outputs.items():
+        if path is None:
+            continue
+        if path in seen:
+            raise pytest.UsageError(f"--jira-{name}: {path} is also --jira-{seen[path]}")
+        seen[path] = name
 
 
 def output_path(

@@ -7,6 +7,7 @@ One line per case:
 * an output inside a media directory is a usage error (exit 4)
 * a report path that is a directory, or whose folder is missing, is refused at start
 * an export "directory" that is a file is refused at start
+* two reports naming one file are refused at start
 * a read-only output folder is refused at start (a fake: root writes anywhere)
 * a mistyped ``--jira-media`` path is a usage error (exit 4)
 * a truncated media zip fails ``media-archive`` and the run exits 1
@@ -149,6 +150,7 @@ def test_an_ini_key_naming_the_backup_is_refused_too(pytester, site) -> None:
         (["--jira-export=site-backup.zip"], "is an input"),
         (["--jira-export=media.zip/csv"], "is not a directory"),
         (["--jira-config=cfg.yaml", "--jira-report=cfg.yaml"], "is an input"),
+        (["--jira-report=r.out", "--jira-html=./r.out"], "r.out is also --jira-report"),
     ],
 )
 def test_unusable_outputs_are_refused_before_the_scan(pytester, site, args, expected) -> None:
