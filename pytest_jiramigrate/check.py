@@ -32,7 +32,10 @@ def register(subparsers: Any) -> None:
         help="check a site backup (and media) for Jira Cloud site import, like the pytest plugin",
         description=__doc__.split("\n\n")[1] if __doc__ else None,
     )
-    parser.add_argument("backup", nargs="?", type=Path, metavar="BACKUP", help=OPTIONS[0][2])
+    option_help = {name: help_text for name, _metavar, help_text in OPTIONS}
+    parser.add_argument(
+        "backup", nargs="?", type=Path, metavar="BACKUP", help=option_help["backup"]
+    )
     parser.add_argument(
         "--media",
         action="append",
@@ -41,8 +44,9 @@ def register(subparsers: Any) -> None:
         metavar="PATH",
         help="a media directory or media zip; repeat per chunk",
     )
-    for name, metavar, help_text in OPTIONS[1:]:
-        parser.add_argument(f"--{name}", type=Path, metavar=metavar, help=help_text)
+    for name, metavar, help_text in OPTIONS:
+        if name != "backup":
+            parser.add_argument(f"--{name}", type=Path, metavar=metavar, help=help_text)
     for name, help_text, _ in FLAGS:
         parser.add_argument(f"--{name}", action="store_true", help=help_text)
     parser.add_argument("--junitxml", type=Path, metavar="PATH", help="also write JUnit XML here")
@@ -64,8 +68,8 @@ def pytest_arguments(args: argparse.Namespace, here: Path) -> list[str]:
     if args.backup is not None:
         arguments.append(f"--jira-backup={here / args.backup}")
     arguments += [f"--jira-media={here / path}" for path in args.media]
-    for name, _metavar, _help in OPTIONS[1:]:
-        value = getattr(args, name)
+    for name, _metavar, _help in OPTIONS:
+        value = None if name == "backup" else getattr(args, name)
         if value is not None:
             arguments.append(f"--jira-{name}={here / value}")
     arguments += [f"--jira-{name}" for name, _help, _ini in FLAGS if getattr(args, name)]
