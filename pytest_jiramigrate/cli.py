@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 #: modules that each add one subcommand
 SUBCOMMANDS: tuple[str, ...] = (
+    "pytest_jiramigrate.check",
     "pytest_jiramigrate.synth",
     "pytest_jiramigrate.split",
     "pytest_jiramigrate.clean",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Generator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -18,6 +18,11 @@ if TYPE_CHECKING:
     from pytest_jiramigrate.session import JiraSession
 
 SESSION_KEY = pytest.StashKey["JiraSession"]()
+
+#: The exit code of a run whose rules passed but where an error-severity rule could not
+#: be checked: pytest's "tests failed", because the gate fails closed (a rule that did
+#: not run is not ready) and every CI treats 1 as a failed gate.
+UNCHECKED_EXIT_CODE = pytest.ExitCode.TESTS_FAILED
 
 OPTIONS: tuple[tuple[str, str, str], ...] = (
     ("backup", "PATH", "the Jira site backup zip (entities.xml + activeobjects.xml) to check"),
@@ -133,10 +138,36 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     from pytest_jiramigrate.session import start_session
 
+    missing = [path for path in media if not path.exists()]
+    if missing:
+        raise pytest.UsageError(
+            f"--jira-media: {missing[0]} does not exist; name a media directory or zip"
+        )
     backup_path = config.invocation_params.dir / backup if backup else None
+    if backup_path is not None:
+        warn_of_config_beside(config, backup_path)
     jira = start_session(config, backup_path, media)
     config.stash[SESSION_KEY] = jira
     config.pluginmanager.register(ReadinessRun(jira), "jiramigrate-run")
+
+
+def warn_of_config_beside(config: pytest.Config, backup: Path) -> None:
+    """Warn when pytest took its configuration file from the backup's folder rather than
+    from where it was started: a customer's folder can hold an ini whose ``addopts``
+    loads code from it.  ``jiramigrate check`` pins the configuration instead."""
+    inipath = config.inipath
+    if inipath is None:
+        return
+    folder = inipath.parent.resolve()
+    if folder == backup.parent.resolve() and folder != config.invocation_params.dir.resolve():
+        config.issue_config_time_warning(
+            pytest.PytestConfigWarning(
+                f"pytest read its configuration from {inipath}, beside the backup, not from "
+                "where it was started: its options (addopts, plugins) came from the backup's "
+                "folder. Use `jiramigrate check BACKUP`, or --jira-backup=PATH with an '='."
+            ),
+            stacklevel=2,
+        )
 
 
 class ReadinessRun:
@@ -212,6 +243,14 @@ class ReadinessRun:
         if entry is not None:
             self.jira.entries[report.nodeid] = entry
 
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_configure_node(self, node: Any) -> None:
+        """pytest-xdist: tell each worker when the run started, so that under
+        ``--jira-rescan`` the workers and the controller share one new scan."""
+        from pytest_jiramigrate.session import RUN_STARTED
+
+        node.workerinput[RUN_STARTED] = self.jira.started
+
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         self.jira.close()
 
@@ -234,8 +273,21 @@ class ReadinessRun:
         if self.jira.exports:
             count, where = len(self.jira.exports), self.jira.export_dir
             terminalreporter.write_line(f"{count} CSV exports of offenders written to {where}")
+        unchecked = self.jira.unchecked()
+        if unchecked:
+            from pytest_jiramigrate.rules.base import plural
+
+            reasons = sorted({str(entry["message"]) for entry in unchecked})
+            terminalreporter.write_line(
+                f"{plural(len(unchecked), 'error-severity rule')} not checked, so the run "
+                f"cannot pass (exit code {int(UNCHECKED_EXIT_CODE)}): " + "; ".join(reasons),
+                red=True,
+            )
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        if not hasattr(session.config, "workerinput"):  # a pytest-xdist worker reports nothing
-            self.jira.write_reports()
+        if hasattr(session.config, "workerinput"):  # a pytest-xdist worker reports nothing
+            return
+        self.jira.write_reports()
+        if session.exitstatus == pytest.ExitCode.OK and self.jira.unchecked():
+            session.exitstatus = UNCHECKED_EXIT_CODE

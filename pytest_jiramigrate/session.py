@@ -11,6 +11,7 @@ import os
 import shlex
 import shutil
 import tempfile
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +22,7 @@ import pytest
 from pytest_jiramigrate.config import Config, ConfigError, find_config, load_config
 from pytest_jiramigrate.facts import Facts
 from pytest_jiramigrate.outcome import Outcome, evaluate
+from pytest_jiramigrate.outputs import OutputError, check_output
 from pytest_jiramigrate.progress import ScanProgress
 from pytest_jiramigrate.redact import (
     Redactor,
@@ -36,7 +38,10 @@ from pytest_jiramigrate.report.text import failure_text
 from pytest_jiramigrate.rules.base import Rule, plural
 from pytest_jiramigrate.rules.media import set_current_target
 from pytest_jiramigrate.sizes import format_size
-from pytest_jiramigrate.store import backup_store, media_store
+from pytest_jiramigrate.store import NO_BACKUP, backup_store, media_store
+
+#: the ``workerinput`` key by which pytest-xdist workers learn when the run started
+RUN_STARTED = "jiramigrate_run_started"
 
 
 @dataclass
@@ -56,6 +61,9 @@ class JiraSession:
     rules: Sequence[Rule]
     targets: list[Target]
     rescan: bool = False
+    #: when this run started (under pytest-xdist, the controller's run): with
+    #: ``--jira-rescan`` a store written since then is this run's own scan, used as is
+    started: float = field(default_factory=time.time)
     report_path: Path | None = None
     summary_path: Path | None = None
     export_dir: Path | None = None
@@ -105,8 +113,9 @@ class JiraSession:
         if self._facts is None:
             limits, cache = self.config.archive, self.cache_dir()
             backup = self.backup
+            since = self.started if self.rescan else None
             store = (
-                backup_store(backup.path, cache, limits, self.rescan, self.progress)
+                backup_store(backup.path, cache, limits, False, self.progress, scanned_since=since)
                 if backup
                 else None
             )
@@ -219,6 +228,21 @@ class JiraSession:
             f"{e['outcome'].upper():8} {name:{width}}  "
             f"{plural(e['findings'], 'finding'):>14}  {e['message']}"
             for name, (_nodeid, e) in zip(names, ranked, strict=True)
+        ]
+
+    def unchecked(self) -> list[dict[str, Any]]:
+        """The report entries of error-severity rules that could not run ("not checked").
+
+        A rule whose input was not given (a media rule that needs the backup, in a
+        run of media only) is not counted: it does not apply to what was asked.
+        """
+        return [
+            entry
+            for entry in self.entries.values()
+            if entry["severity"] == "error"
+            and entry["outcome"] == "error"
+            and str(entry["message"]).startswith("not checked")
+            and entry["message"] != f"not checked: {NO_BACKUP}"
         ]
 
     def report(self) -> dict[str, Any]:
@@ -347,15 +371,51 @@ def start_session(
         option_or_ini(pytest_config, name) for name in ("report", "summary", "export", "html")
     )
     here = pytest_config.invocation_params.dir
+    inputs = [path for path in (backup, *media, config.path) if path is not None]
+    outputs = {
+        name: output_path(name, given, here, inputs, directory=name == "export")
+        for name, given in (
+            ("report", report),
+            ("summary", summary),
+            ("export", export),
+            ("html", html),
+        )
+    }
+    refuse_shared_outputs(outputs)
     return JiraSession(
         pytest_config=pytest_config,
         config=config,
         rules=rules,
         targets=targets(backup, media),
         rescan=flag(pytest_config, "rescan"),
-        report_path=here / report if report else None,
-        summary_path=here / summary if summary else None,
-        export_dir=here / export if export else None,
-        html_path=here / html if html else None,
+        started=getattr(pytest_config, "workerinput", {}).get(RUN_STARTED, time.time()),
+        report_path=outputs["report"],
+        summary_path=outputs["summary"],
+        export_dir=outputs["export"],
+        html_path=outputs["html"],
         redact=flag(pytest_config, "redact"),
     )
+
+
+def refuse_shared_outputs(outputs: dict[str, Path | None]) -> None:
+    """Two reports named the same file: the second would overwrite the first."""
+    seen: dict[Path, str] = {}
+    for name, path in outputs.items():
+        if path is None:
+            continue
+        if path in seen:
+            raise pytest.UsageError(f"--jira-{name}: {path} is also --jira-{seen[path]}")
+        seen[path] = name
+
+
+def output_path(
+    name: str, given: str | None, here: Path, inputs: Sequence[Path], *, directory: bool = False
+) -> Path | None:
+    """A ``--jira-<name>`` output, checked before anything runs: one that would write over
+    an input, or that cannot be written, is a usage error (exit code 4)."""
+    if not given:
+        return None
+    try:
+        return check_output(here / given, inputs, directory=directory)
+    except OutputError as error:
+        raise pytest.UsageError(f"--jira-{name}: {error}") from None

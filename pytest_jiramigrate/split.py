@@ -31,6 +31,7 @@ from typing import IO, Any
 
 from pytest_jiramigrate import facts
 from pytest_jiramigrate.config import ArchiveLimits
+from pytest_jiramigrate.outputs import OutputError, check_output
 from pytest_jiramigrate.scan.media import scan_media
 from pytest_jiramigrate.sizes import format_size, parse_size
 
@@ -314,8 +315,10 @@ def _refusal(source: Path, out: Path, max_bytes: int, min_bytes: int) -> str | N
         return f"{source} does not exist"
     if min_bytes > max_bytes:
         return f"--min ({format_size(min_bytes)}) is larger than --max ({format_size(max_bytes)})"
-    if source.is_dir() and out.resolve().is_relative_to(source.resolve()):
-        return f"--out {out} is inside the source; choose a directory outside it"
+    try:
+        check_output(out, [source], directory=True)
+    except OutputError as error:
+        return f"--out: {error}"
     existing = sorted(out.glob("media-*.zip*")) if out.is_dir() else []
     if existing:
         return f"{out} already holds {existing[0].name}; choose an empty directory"

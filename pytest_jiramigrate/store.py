@@ -89,13 +89,20 @@ def backup_store(
     limits: ArchiveLimits,
     rescan: bool,
     progress: ProgressFactory | None = None,
+    *,
+    scanned_since: float | None = None,
 ) -> Path:
-    """The finished facts store of the backup at ``path``: cached, or from a new scan."""
+    """The finished facts store of the backup at ``path``: cached, or from a new scan.
+
+    With ``scanned_since`` (a ``time.time()``), only a store written since then is
+    used: a ``--jira-rescan`` run's processes (pytest-xdist workers and their
+    controller) share the one store the first of them scanned.
+    """
     store = cache_dir / f"backup-{fingerprint(path, limits)}.sqlite"
-    if not rescan and _usable(store):
+    if not rescan and _usable(store, scanned_since):
         return store
     with _scan_lock(store):
-        if not rescan and _usable(store):  # another process scanned it while we waited
+        if not rescan and _usable(store, scanned_since):  # scanned by another process
             return store
         remove_stale_partials(cache_dir)
         partial = store.with_name(f"{store.name}.{os.getpid()}.partial")
@@ -108,7 +115,11 @@ def backup_store(
     return store
 
 
-def _usable(store: Path) -> bool:
+def _usable(store: Path, scanned_since: float | None = None) -> bool:
+    if scanned_since is not None and not (
+        store.is_file() and store.stat().st_mtime >= scanned_since
+    ):
+        return False
     cached = open_cached(store)
     if cached is None:
         return False
@@ -133,6 +144,11 @@ def _scan_lock(store: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+#: why the backup's rules are not checked in a run of media only: the user's choice, which
+#: does not fail the run (see :meth:`JiraSession.unchecked`)
+NO_BACKUP = "no --jira-backup was given"
+
+
 def media_store(
     backup: Path | None, media: list[tuple[Path, str]], work: Path, limits: ArchiveLimits
 ) -> Facts:
@@ -148,7 +164,7 @@ def media_store(
         db = facts.create(work)
         db.executemany(
             "INSERT INTO source VALUES (?, ?)",
-            [(name, "no --jira-backup was given") for name in BACKUP_SOURCES],
+            [(name, NO_BACKUP) for name in BACKUP_SOURCES],
         )
     for path, name in media:
         scan_media(path, db, name, limits)

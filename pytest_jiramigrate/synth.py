@@ -24,6 +24,8 @@ import json
 import math
 import queue
 import random
+import re
+import sys
 import threading
 import zipfile
 from array import array
@@ -32,6 +34,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
+
+from pytest_jiramigrate.outputs import check_output
 
 #: faults injected into the backup zip by :func:`write_backup`
 BACKUP_FAULTS: tuple[str, ...] = (
@@ -2042,14 +2046,16 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(handler=_run)
 
 
-def _build_number(version: str) -> int:
-    """Jira's build number for a release: 8.20.10 is build 820010."""
-    parts = [int(p) for p in ([*version.split("."), "0", "0"])[:3]]
-    return parts[0] * 100_000 + parts[1] * 1000 + parts[2]
-
-
-def _run(args: argparse.Namespace) -> int:
-    spec = SynthSpec(
+def _spec_from_arguments(args: argparse.Namespace) -> SynthSpec:
+    """The spec the command line asks for; ValueError with a one-line reason for nonsense."""
+    if not re.fullmatch(r"[1-9][0-9]*(\.[0-9]+){0,2}", args.version):
+        raise ValueError(f"--version {args.version!r} is not a Jira version such as 8.20.10")
+    for name in ("users", "issues", "projects"):
+        if getattr(args, name) < 0:
+            raise ValueError(f"--{name} must not be negative")
+    if args.target_mb is not None and args.target_mb <= 0:
+        raise ValueError("--target-mb must be more than 0")
+    return SynthSpec(
         seed=args.seed,
         jira_version=args.version,
         build_number=_build_number(args.version),
@@ -2058,6 +2064,31 @@ def _run(args: argparse.Namespace) -> int:
         projects=args.projects,
         faults=tuple(f for f in args.fault if f in BACKUP_FAULTS),
     )
+
+
+def _check_outputs(args: argparse.Namespace) -> None:
+    """Refuse outputs that are directories, lie in missing folders or name each other."""
+    check_output(args.out, [])
+    written = [args.out]
+    for path, directory in ((args.media, True), (args.media_zip, False), (args.manifest, False)):
+        if path is not None:
+            check_output(path, written, directory=directory)
+            written.append(path)
+
+
+def _build_number(version: str) -> int:
+    """Jira's build number for a release: 8.20.10 is build 820010."""
+    parts = [int(p) for p in ([*version.split("."), "0", "0"])[:3]]
+    return parts[0] * 100_000 + parts[1] * 1000 + parts[2]
+
+
+def _run(args: argparse.Namespace) -> int:
+    try:
+        spec = _spec_from_arguments(args)
+        _check_outputs(args)
+    except ValueError as error:  # OutputError too
+        print(f"jiramigrate synth: {error}", file=sys.stderr)
+        return 2
     if args.target_mb:
         spec = scale_to_megabytes(spec, args.target_mb)
     manifest = write_backup(args.out, spec)

@@ -5,6 +5,9 @@ attacker can hand the plugin.  Each run must end in a clear failed item (or a
 usage error for a bad YAML file) that names what is wrong, never a traceback,
 an ``INTERNALERROR`` or a hang, and the rules whose input is still readable
 must keep running.  The inputs themselves must never be written to.
+
+Outputs aimed at inputs, the gate failing closed, ``jiramigrate check`` and the
+commands' argument checks are listed one case a line in tests/test_hostile_paths.py.
 """
 
 from __future__ import annotations

@@ -239,7 +239,9 @@ def test_rules_catalogue_is_the_public_one() -> None:
         "storage-within-plan",
     ]
     assert {(r.target, r.group) for r in rules.RULES} == {("media", "media")}
-    assert all("media" in r.needs for r in rules.RULES)
+    # media-archive reads no source: an unreadable target fails it (the gate fails closed)
+    assert all("media" in r.needs for r in rules.RULES if r.id != "media-archive")
+    assert rules.media_archive.needs == ()
 
 
 def test_checks_refuse_to_guess_the_target(tmp_path: Path) -> None:

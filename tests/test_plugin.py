@@ -741,6 +741,7 @@ def test_json_report(
     synth_backup: BackupFactory, run_jira: JiraRun, pytester: pytest.Pytester
 ) -> None:
     backup = synth_backup("email-example")
+    (pytester.path / "out").mkdir()
     run_jira(backup.path, "--jira-report=out/report.json", config="report: {max_listed: 7}\n")
     report = read_report(pytester, "out/report.json")
     assert report["schema"] == "jiramigrate-report/1"

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from pytest_jiramigrate.config import load_config
-from pytest_jiramigrate.report.exports import write_exports
+from pytest_jiramigrate.report.exports import EXPORT_MANIFEST, write_exports
 from pytest_jiramigrate.report.listing import render_rules
 from pytest_jiramigrate.report.markdown import escape, render_summary
 from pytest_jiramigrate.rules import archive, content, groups, media, users
@@ -186,7 +186,9 @@ def test_exports_one_file_per_failed_or_warned_rule(report: dict[str, Any], tmp_
         "text-field-length.csv",
         "group-merge-escalation.csv",
     ]
-    assert sorted(os.listdir(tmp_path / "exports")) == sorted(path.name for path in written)
+    assert sorted(os.listdir(tmp_path / "exports")) == sorted(
+        [EXPORT_MANIFEST, *(path.name for path in written)]
+    )
 
 
 def test_export_columns_put_what_an_administrator_needs_first(
@@ -258,7 +260,7 @@ def test_export_replaces_a_file_atomically_and_leaves_no_temporary(
     write_exports(report, tmp_path)
     assert target.stat().st_ino != old_inode  # a new file renamed in, not rewritten in place
     assert read_csv(target)[0][0] == "user"
-    assert not [name for name in os.listdir(tmp_path) if name.startswith(".")]
+    assert [name for name in os.listdir(tmp_path) if name.startswith(".")] == [EXPORT_MANIFEST]
 
 
 def test_export_failure_keeps_the_previous_file(

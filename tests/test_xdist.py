@@ -59,3 +59,19 @@ def test_two_workers_report_like_a_serial_run_and_scan_once(
     junit = (pytester.path / "parallel.xml").read_text()
     assert junit.count("<testcase ") == len(rules_of(pytester.path / "serial.json"))
     assert 'name="rule" value="email-tld"' in junit
+
+
+def test_rescan_under_two_workers_scans_once(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    """``--jira-rescan`` scans again once per run, not once per worker and the controller."""
+    backup = tmp_path / "site-backup.zip"
+    write_backup(backup, SynthSpec())
+    log = tmp_path / "scans.log"
+    pytester.makeconftest(COUNTING_CONFTEST.format(log=str(log)))
+    args = ("-n", "2", f"--jira-backup={backup}", "--jira-report=r.json")
+
+    assert pytester.runpytest_subprocess(*args).ret == 0
+    assert len(log.read_text().splitlines()) == 1
+    assert pytester.runpytest_subprocess(*args, "--jira-rescan").ret == 0
+    assert len(log.read_text().splitlines()) == 2, "the rescan scanned once"
+    assert pytester.runpytest_subprocess(*args).ret == 0
+    assert len(log.read_text().splitlines()) == 2, "the rescan's store is cached"

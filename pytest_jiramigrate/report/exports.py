@@ -37,6 +37,9 @@ LAST_COLUMNS: tuple[str, ...] = ("detail",)
 #: Leading characters that make Excel, LibreOffice or Google Sheets evaluate a cell.
 FORMULA_TRIGGERS: tuple[str, ...] = ("=", "+", "-", "@", "\t", "\r")
 
+#: Names the CSVs of the last run, so that the next run removes those of rules that now pass.
+EXPORT_MANIFEST = ".jiramigrate-export.json"
+
 _EXPORTED_OUTCOMES = ("failed", "warning")
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]")
 
@@ -48,7 +51,7 @@ def write_exports(report: Mapping[str, Any], directory: Path) -> list[Path]:
     ``target`` column.  Each file is replaced atomically, so a spreadsheet or
     a CI artifact upload never sees half a file.
     """
-    directory.mkdir(parents=True, exist_ok=True)
+    directory.mkdir(exist_ok=True)
     written = []
     for rule_id, entries in exported_rules(report.get("rules", [])).items():
         several_targets = len({entry.get("target") for entry in entries}) > 1
@@ -60,7 +63,39 @@ def write_exports(report: Mapping[str, Any], directory: Path) -> list[Path]:
         path = directory / f"{file_stem(rule_id)}.csv"
         write_csv_atomically(path, columns(rows), rows)
         written.append(path)
+    remove_stale_exports(directory, {path.name for path in written})
     return written
+
+
+def remove_stale_exports(directory: Path, current: set[str]) -> None:
+    """Remove the CSVs an earlier run wrote here for rules that now pass, and record this run's.
+
+    Only files named in the previous run's manifest are removed: a file this
+    command did not write is never deleted, whatever its name.
+    """
+    manifest = directory / EXPORT_MANIFEST
+    for name in previous_exports(manifest) - current:
+        stale = directory / name
+        if stale.is_file() and not stale.is_symlink():
+            stale.unlink()
+    temporary = manifest.with_name(f"{manifest.name}.{os.getpid()}.tmp")
+    temporary.write_text(json.dumps(sorted(current)) + "\n", encoding="utf-8")
+    os.replace(temporary, manifest)
+
+
+def previous_exports(manifest: Path) -> set[str]:
+    """The CSV names a previous run recorded; nothing when the manifest is absent or odd."""
+    try:
+        names = json.loads(manifest.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return set()
+    if not isinstance(names, list):
+        return set()
+    return {
+        name
+        for name in names
+        if isinstance(name, str) and name.endswith(".csv") and name == Path(name).name
+    }
 
 
 def exported_rules(

@@ -96,7 +96,9 @@ def _summary(findings: list[Finding], what: str, where: str) -> str:
     readable by the user who zips it.""",
     target="media",
     group="media",
-    needs=("media",),
+    # no ``needs``: a media target that cannot be read fails this rule (the gate fails
+    # closed), as an unreadable backup fails backup-archive
+    needs=(),
     sql="SELECT kind, path, detail FROM media_problem WHERE target = :target",
 )
 def media_archive(facts: Facts, settings: RuleSettings) -> Verdict:
@@ -111,6 +113,9 @@ def media_archive(facts: Facts, settings: RuleSettings) -> Verdict:
             (target,),
         )
     ]
+    unreadable = facts.missing(f"media:{target}")
+    if unreadable and not findings:
+        findings.append(Finding(f"{target}: {unreadable}", {"path": "", "problem": "unreadable"}))
     return Verdict(findings, _summary(findings, "problem", f"in the media {noun} {target}"))
 
 
