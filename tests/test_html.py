@@ -174,6 +174,7 @@ def png_pixels(path: Path) -> tuple[int, int, bytes]:
     return width, height, zlib.decompress(idat)
 
 
+@pytest.mark.browser
 @pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="chromium is not installed")
 def test_chromium_renders_the_page(tmp_path: Path) -> None:
     backup = tmp_path / "site-backup.zip"
