@@ -90,6 +90,7 @@ def hostile_facts(tmp_path: Path) -> Facts:
         (("passed", "error"), "Not ready for Jira Cloud site import"),
         (("passed", "warning", "skipped"), "Ready, with warnings"),
         (("passed", "skipped"), "Ready for Jira Cloud site import"),
+        ((), "Not checked: no rule ran"),
     ],
 )
 def test_banner_follows_the_worst_outcome(outcomes: tuple[str, ...], banner: str) -> None:
