@@ -31,7 +31,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, Any, BinaryIO
 
-from pytest_jiramigrate.config import ArchiveLimits
+from pytest_jiramigrate.limits import ArchiveLimits
 from pytest_jiramigrate.scan.archive import (
     ArchiveReadError,
     inspect_zip,

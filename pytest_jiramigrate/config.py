@@ -26,6 +26,8 @@ import yaml
 from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from pytest_jiramigrate.emails import DEFAULT_DENY_DOMAINS
+from pytest_jiramigrate.limits import ArchiveLimits
 from pytest_jiramigrate.rules.base import SEVERITIES, Rule, RuleSettings, Threshold
 from pytest_jiramigrate.rules.custom import custom_rule_entry, format_problem, sql_rule
 from pytest_jiramigrate.sizes import format_size, parse_size
@@ -60,9 +62,6 @@ DEFAULT_CLOUD_GROUPS: tuple[str, ...] = (
     "jira-work-management-users",
     "confluence-users",
 )
-
-#: RFC 2606 reserved names; Atlassian's import is known to fail on @example.com.
-DEFAULT_DENY_DOMAINS: tuple[str, ...] = ("example.com", "example.net", "example.org")
 
 
 class ConfigError(Exception):
@@ -107,14 +106,6 @@ class TargetSettings:
     cloud_groups: tuple[str, ...] = DEFAULT_CLOUD_GROUPS
     allow_domains: tuple[str, ...] = ()
     deny_domains: tuple[str, ...] = DEFAULT_DENY_DOMAINS
-
-
-@dataclass(frozen=True)
-class ArchiveLimits:
-    """Bounds that keep a hostile zip from exhausting the machine (``archive:``)."""
-
-    max_ratio: int = 200
-    max_uncompressed: int = 200 * 1024**3
 
 
 @dataclass(frozen=True)

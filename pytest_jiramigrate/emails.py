@@ -23,7 +23,9 @@ from functools import cache, lru_cache
 import email_validator
 from publicsuffixlist import PublicSuffixList
 
-from pytest_jiramigrate.config import DEFAULT_DENY_DOMAINS
+#: RFC 2606 reserved names; Atlassian's import is known to fail on @example.com.
+DEFAULT_DENY_DOMAINS: tuple[str, ...] = ("example.com", "example.net", "example.org")
+
 
 #: RFC 5321 section 4.5.3.1.1: a local part holds at most 64 octets.
 LOCAL_PART_LIMIT = 64

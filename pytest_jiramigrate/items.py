@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_jiramigrate import JiraReadinessWarning
 from pytest_jiramigrate.outcome import Outcome
 from pytest_jiramigrate.report.text import Crash, FailureRepr, failure_text
 from pytest_jiramigrate.rules.base import Rule
+from pytest_jiramigrate.warning import JiraReadinessWarning
 
 if TYPE_CHECKING:
     from pytest_jiramigrate.session import JiraSession, Target

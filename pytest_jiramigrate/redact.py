@@ -37,8 +37,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from pytest_jiramigrate.config import DEFAULT_DENY_DOMAINS
-from pytest_jiramigrate.emails import SPECIAL_USE_NAMES, public_suffix_list
+from pytest_jiramigrate.emails import DEFAULT_DENY_DOMAINS, SPECIAL_USE_NAMES, public_suffix_list
 from pytest_jiramigrate.facts import Facts
 from pytest_jiramigrate.outcome import Outcome
 from pytest_jiramigrate.rules.base import Finding, Verdict

@@ -21,7 +21,7 @@ import pytest
 
 from pytest_jiramigrate.config import Config, ConfigError, find_config, load_config
 from pytest_jiramigrate.facts import Facts
-from pytest_jiramigrate.outcome import Outcome, evaluate
+from pytest_jiramigrate.outcome import Outcome, evaluate, outcome_rank
 from pytest_jiramigrate.outputs import OutputError, check_output
 from pytest_jiramigrate.progress import ScanProgress
 from pytest_jiramigrate.redact import (
@@ -219,8 +219,9 @@ class JiraSession:
 
     def summary_table(self) -> list[str]:
         """One line per rule (and target, when there are several): worst first."""
-        order = {"failed": 0, "error": 1, "warning": 2, "skipped": 3, "passed": 4}
-        ranked = sorted(self.entries.items(), key=lambda kv: (order[kv[1]["outcome"]], kv[0]))
+        ranked = sorted(
+            self.entries.items(), key=lambda kv: (outcome_rank(kv[1]["outcome"]), kv[0])
+        )
         several = len(self.targets) > 1
         names = [nodeid if several else entry["id"] for nodeid, entry in ranked]
         width = max(map(len, names))

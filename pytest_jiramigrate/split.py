@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from pytest_jiramigrate import facts
-from pytest_jiramigrate.config import ArchiveLimits
+from pytest_jiramigrate.limits import ArchiveLimits
 from pytest_jiramigrate.outputs import OutputError, check_output
 from pytest_jiramigrate.scan.media import scan_media
 from pytest_jiramigrate.sizes import format_size, parse_size

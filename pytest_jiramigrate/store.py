@@ -22,8 +22,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from pytest_jiramigrate import facts
-from pytest_jiramigrate.config import ArchiveLimits
 from pytest_jiramigrate.facts import Facts
+from pytest_jiramigrate.limits import ArchiveLimits
 from pytest_jiramigrate.scan.backup import (
     BACKUP_SOURCES,
     SCANNER_VERSION,

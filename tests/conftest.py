@@ -1,4 +1,6 @@
-"""Shared fixtures: synthetic backups built once per session, and a pytester runner for them."""
+"""Shared fixtures: synthetic backups built once per session, a pytester runner for them,
+and the real-backup corpus, which tests request and which marks them ``corpus``.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from corpus_path import CORPUS, CORPUS_MISSING
 
 from pytest_jiramigrate.synth import Manifest, SynthSpec, write_backup
 
@@ -89,3 +92,27 @@ def pytester(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pyte
     """
     monkeypatch.setenv("PYTEST_ADDOPTS", "-p no:hypothesispytest")
     return pytester
+
+
+@pytest.fixture(scope="session")
+def corpus() -> Path:
+    """The directory of real Jira backups (tests/corpus_path.py).
+
+    A test that requests it, directly or through another fixture, is marked
+    ``corpus`` and skipped when the corpus is absent, as on a fresh clone.
+    """
+    return CORPUS
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark the tests that need the corpus, before ``-m`` selects, and skip them without it.
+
+    ``tryfirst`` so that ``-m "not corpus"`` sees the marks added here.
+    """
+    corpus_present = CORPUS.is_dir()
+    for item in items:
+        if "corpus" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.corpus)
+        if not corpus_present and item.get_closest_marker("corpus"):
+            item.add_marker(pytest.mark.skip(reason=CORPUS_MISSING))

@@ -15,7 +15,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from corpus_path import CORPUS
 
 from pytest_jiramigrate.config import ArchiveLimits
 from pytest_jiramigrate.scan.archive import (
@@ -133,8 +132,8 @@ def test_good_zip_has_no_problems_and_is_left_untouched(tmp_path: Path) -> None:
     assert (path.read_bytes(), path.stat().st_mtime_ns) == before
 
 
-def test_real_backup_is_clean_and_streams_what_zipfile_reads(tmp_path: Path) -> None:
-    path = shutil.copy(CORPUS / "jira-6.4-test-dvcs.zip", tmp_path)
+def test_real_backup_is_clean_and_streams_what_zipfile_reads(tmp_path: Path, corpus: Path) -> None:
+    path = shutil.copy(corpus / "jira-6.4-test-dvcs.zip", tmp_path)
     inspection = inspect_zip(Path(path), LIMITS)
     layout = locate_backup_files(inspection)
 
@@ -173,8 +172,8 @@ def test_zip_with_data_descriptors_is_clean(tmp_path: Path) -> None:
     assert read_all(path, "entities.xml") == ENTITIES
 
 
-def test_misnamed_real_entity_file_is_named(tmp_path: Path) -> None:
-    path = Path(shutil.copy(CORPUS / "jira-4.4-misnamed-entities.zip", tmp_path))
+def test_misnamed_real_entity_file_is_named(tmp_path: Path, corpus: Path) -> None:
+    path = Path(shutil.copy(corpus / "jira-4.4-misnamed-entities.zip", tmp_path))
     layout = locate_backup_files(inspect_zip(path, LIMITS))
 
     missing = [problem for problem in layout.problems if problem.kind == "entities-missing"]

@@ -25,6 +25,7 @@ def bench() -> ModuleType:
     return module
 
 
+@pytest.mark.slow
 def test_small_mode_measures_every_command_and_leaves_benchmarks_md_alone(
     tmp_path: Path,
 ) -> None:

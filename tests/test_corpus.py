@@ -29,7 +29,8 @@ from pytest_jiramigrate.scan.backup import scan_backup
 RULES: tuple[Rule, ...] = (*archive.RULES, *users.RULES, *groups.RULES, *content.RULES)
 OUTCOMES = {"passed", "failed", "warning", "skipped", "error"}
 
-pytestmark = pytest.mark.skipif(not CORPUS.is_dir(), reason="the real-backup corpus is absent")
+#: every test here reads the corpus; tests/conftest.py skips them when it is absent
+pytestmark = pytest.mark.corpus
 
 
 def run_on(pytester: pytest.Pytester, name: str, *args: str) -> tuple[pytest.RunResult, Any]:
@@ -131,6 +132,7 @@ def scanned(xml: Path, work: Path) -> Iterator[Facts]:
         facts.db.close()
 
 
+@pytest.mark.slow
 def test_every_testkit_file_scans_and_checks_without_internal_error(
     testkit_xml: list[Path], tmp_path: Path
 ) -> None:

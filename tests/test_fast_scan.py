@@ -14,7 +14,6 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from corpus_path import CORPUS
 
 from pytest_jiramigrate import facts
 from pytest_jiramigrate.scan import pieces
@@ -56,16 +55,15 @@ def small_pieces(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(scope="module")
-def testkit_files(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
-    archive = CORPUS / "jira-testkit-xml.tar.xz"
-    if not archive.exists():
-        pytest.skip(f"corpus not found at {archive}")
+def testkit_files(tmp_path_factory: pytest.TempPathFactory, corpus: Path) -> list[Path]:
+    archive = corpus / "jira-testkit-xml.tar.xz"
     target = tmp_path_factory.mktemp("testkit")
     with tarfile.open(archive) as tar:
         tar.extractall(target, filter="data")
     return sorted(target.rglob("*.xml"))
 
 
+@pytest.mark.slow
 def test_every_testkit_file(testkit_files: list[Path], tmp_path: Path) -> None:
     assert len(testkit_files) > 600
     for path in testkit_files:
@@ -77,10 +75,8 @@ def test_every_testkit_file(testkit_files: list[Path], tmp_path: Path) -> None:
     "backup",
     ["jira-6.4-test-dvcs.zip", "jira-5.0-activeobjects.zip", "jira-5.0-activeobjects-baddata.zip"],
 )
-def test_corpus_backups(backup: str, tmp_path: Path) -> None:
-    path = CORPUS / backup
-    if not path.exists():
-        pytest.skip(f"corpus not found at {path}")
+def test_corpus_backups(backup: str, tmp_path: Path, corpus: Path) -> None:
+    path = corpus / backup
     with zipfile.ZipFile(path) as archive:
         xml = archive.read("entities.xml")
     reference, fast = both(xml, tmp_path)

@@ -5,8 +5,9 @@ or a synthetic one: bit flips and truncation of the zip, random bytes, zip
 entries in another order, and control characters inserted into entities.xml
 (then re-zipped).  The library is called directly (scan, then every rule),
 and every example must end with one of the five outcomes per rule, nothing
-raised, within a bounded time; every inserted forbidden character must be
-reported at its true line and column.
+raised; every inserted forbidden character must be reported at its true line
+and column.  (How long a scan takes is the benchmark's business.)  Each test
+runs once per base backup; the real one is a ``corpus`` test.
 
 CI runs a small budget.  For a long run set ``JIRAMIGRATE_FUZZ_EXAMPLES``::
 
@@ -20,14 +21,11 @@ import os
 import random
 import shutil
 import tempfile
-import time
 import zipfile
 from collections.abc import Iterator
-from functools import cache
 from pathlib import Path
 
 import pytest
-from corpus_path import CORPUS
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -38,11 +36,7 @@ from pytest_jiramigrate.rules import pytest_jiramigrate_rules
 from pytest_jiramigrate.scan.backup import scan_backup
 from pytest_jiramigrate.synth import SynthSpec, write_backup
 
-CORPUS_BACKUP = CORPUS / "jira-6.4-test-dvcs.zip"
 STATUSES = {"passed", "failed", "warning", "skipped", "error"}
-SECONDS_PER_EXAMPLE = 20
-#: the keys of :func:`base_backups`
-BASES = ("real", "synthetic")
 #: XML 1.0 forbids these raw control characters (tab, LF and CR are allowed)
 FORBIDDEN_CONTROLS = [chr(c) for c in range(0x20) if c not in (0x09, 0x0A, 0x0D)]
 
@@ -53,17 +47,17 @@ FUZZ = settings(
 )
 
 
-@cache
-def base_backups() -> dict[str, bytes]:
-    """The unmutated zips, read once: the real corpus file (a copy) and a synthetic one."""
-    workdir = Path(tempfile.mkdtemp(prefix="jiramigrate-fuzz-"))
-    real = workdir / "real.zip"
-    synthetic = workdir / "synthetic.zip"
-    shutil.copyfile(CORPUS_BACKUP, real)
+@pytest.fixture(
+    scope="module", params=[pytest.param("real", marks=pytest.mark.corpus), "synthetic"]
+)
+def base(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    """The unmutated zip, read once: the real corpus backup or a synthetic one."""
+    if request.param == "real":
+        corpus: Path = request.getfixturevalue("corpus")
+        return (corpus / "jira-6.4-test-dvcs.zip").read_bytes()
+    synthetic = tmp_path_factory.mktemp("fuzz") / "synthetic.zip"
     write_backup(synthetic, SynthSpec(users=8, issues=15))
-    backups = {path.stem: path.read_bytes() for path in (real, synthetic)}
-    shutil.rmtree(workdir)
-    return backups
+    return synthetic.read_bytes()
 
 
 def members_of(data: bytes) -> list[tuple[str, bytes]]:
@@ -88,7 +82,7 @@ def rules_and_settings() -> tuple[list, dict]:
 
 @pytest.fixture(scope="module")
 def scan(rules_and_settings: tuple[list, dict]) -> Iterator:
-    """``scan(zip_bytes) -> (outcomes, invalid-char rows)``, timed and checked for shape."""
+    """``scan(zip_bytes) -> (outcomes, invalid-char rows)``, checked for shape."""
     rules, rule_settings = rules_and_settings
     workdir = Path(tempfile.mkdtemp(prefix="jiramigrate-fuzz-run-"))
 
@@ -96,7 +90,6 @@ def scan(rules_and_settings: tuple[list, dict]) -> Iterator:
         backup, store = workdir / "site-backup.zip", workdir / "facts.sqlite"
         store.unlink(missing_ok=True)
         backup.write_bytes(data)
-        started = time.monotonic()
         scan_backup(backup, store, ArchiveLimits())
         facts = Facts.open(store)
         try:
@@ -112,7 +105,6 @@ def scan(rules_and_settings: tuple[list, dict]) -> Iterator:
             }
         finally:
             facts.db.close()
-        assert time.monotonic() - started < SECONDS_PER_EXAMPLE
         assert {outcome.status for outcome in outcomes} <= STATUSES
         for outcome in outcomes:
             assert not outcome.reason.startswith("rule "), outcome.reason  # a rule raised
@@ -123,19 +115,18 @@ def scan(rules_and_settings: tuple[list, dict]) -> Iterator:
 
 
 @FUZZ
-@given(name=st.sampled_from(BASES), flips=st.lists(st.integers(0, 2**40), max_size=8))
-def test_bit_flips_in_the_zip(scan, name: str, flips: list[int]) -> None:
-    data = bytearray(base_backups()[name])
+@given(flips=st.lists(st.integers(0, 2**40), max_size=8))
+def test_bit_flips_in_the_zip(scan, base: bytes, flips: list[int]) -> None:
+    data = bytearray(base)
     for flip in flips:
         data[(flip >> 3) % len(data)] ^= 1 << (flip & 7)
     scan(bytes(data))
 
 
 @FUZZ
-@given(name=st.sampled_from(BASES), fraction=st.floats(0, 1))
-def test_truncated_zip(scan, name: str, fraction: float) -> None:
-    data = base_backups()[name]
-    outcomes, _ = scan(data[: int(len(data) * fraction)])
+@given(fraction=st.floats(0, 1))
+def test_truncated_zip(scan, base: bytes, fraction: float) -> None:
+    outcomes, _ = scan(base[: int(len(base) * fraction)])
     by_id = {outcome.rule.id: outcome for outcome in outcomes}
     if fraction < 1:
         assert by_id["backup-archive"].status == "failed"
@@ -151,9 +142,9 @@ def test_random_bytes(scan, data: bytes) -> None:
 
 
 @FUZZ
-@given(name=st.sampled_from(BASES), seed=st.integers(0, 2**32))
-def test_entry_order_does_not_change_any_outcome(scan, name: str, seed: int) -> None:
-    members = members_of(base_backups()[name])
+@given(seed=st.integers(0, 2**32))
+def test_entry_order_does_not_change_any_outcome(scan, base: bytes, seed: int) -> None:
+    members = members_of(base)
     shuffled = members[:]
     random.Random(seed).shuffle(shuffled)
     original, _ = scan(zip_of(members))
@@ -190,7 +181,6 @@ def insert_characters(text: str, inserts: list[tuple[int, str]]) -> tuple[str, s
 
 @FUZZ
 @given(
-    name=st.sampled_from(BASES),
     inserts=st.lists(
         st.tuples(st.integers(0, 2**32), st.sampled_from(FORBIDDEN_CONTROLS)),
         min_size=1,
@@ -198,9 +188,9 @@ def insert_characters(text: str, inserts: list[tuple[int, str]]) -> tuple[str, s
     ),
 )
 def test_inserted_control_characters_are_reported_where_they_are(
-    scan, name: str, inserts: list[tuple[int, str]]
+    scan, base: bytes, inserts: list[tuple[int, str]]
 ) -> None:
-    members = dict(members_of(base_backups()[name]))
+    members = dict(members_of(base))
     text, truth = insert_characters(members["entities.xml"].decode("utf-8"), inserts)
     members["entities.xml"] = text.encode("utf-8")
     _, reported = scan(zip_of(list(members.items())))

@@ -90,6 +90,7 @@ def hostile_facts(tmp_path: Path) -> Facts:
         (("passed", "error"), "Not ready for Jira Cloud site import"),
         (("passed", "warning", "skipped"), "Ready, with warnings"),
         (("passed", "skipped"), "Ready for Jira Cloud site import"),
+        ((), "Not checked: no rule ran"),
     ],
 )
 def test_banner_follows_the_worst_outcome(outcomes: tuple[str, ...], banner: str) -> None:
@@ -174,6 +175,7 @@ def png_pixels(path: Path) -> tuple[int, int, bytes]:
     return width, height, zlib.decompress(idat)
 
 
+@pytest.mark.browser
 @pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="chromium is not installed")
 def test_chromium_renders_the_page(tmp_path: Path) -> None:
     backup = tmp_path / "site-backup.zip"

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from corpus_path import CORPUS as CORPUS_DIR
 
 from pytest_jiramigrate import facts as facts_store
 from pytest_jiramigrate.config import ArchiveLimits, TargetSettings
@@ -22,7 +21,6 @@ from pytest_jiramigrate.rules.base import Rule, RuleSettings, Verdict
 from pytest_jiramigrate.scan.media import bucket_of, classify, scan_media
 from pytest_jiramigrate.sizes import format_size
 
-CORPUS = CORPUS_DIR / "jira-testkit-xml.tar.xz"
 LEGACY_FOLDER = "xml/TestBrowseZipAttachmentEntries/attachments"
 
 #: a correct media tree: two projects, a thumbnail, an avatar and a logo
@@ -115,10 +113,10 @@ def patch_member(path: Path, name: str, *, method: int | None = None, flags: int
 
 
 @pytest.fixture(scope="session")
-def legacy_attachments(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def legacy_attachments(tmp_path_factory: pytest.TempPathFactory, corpus: Path) -> Path:
     """The corpus' real pre-7 attachment folders, extracted once per session."""
     where = tmp_path_factory.mktemp("corpus")
-    with tarfile.open(CORPUS) as archive:
+    with tarfile.open(corpus / "jira-testkit-xml.tar.xz") as archive:
         members = [m for m in archive.getmembers() if m.name.startswith(LEGACY_FOLDER)]
         archive.extractall(where, members=members, filter="data")
     return where / LEGACY_FOLDER

@@ -5,12 +5,13 @@ from __future__ import annotations
 import csv
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 import yaml
 
 from pytest_jiramigrate.config import load_config
+from pytest_jiramigrate.outcome import OUTCOME_ORDER, Status, outcome_rank, readiness
 from pytest_jiramigrate.report.exports import EXPORT_MANIFEST, write_exports
 from pytest_jiramigrate.report.listing import render_rules
 from pytest_jiramigrate.report.markdown import escape, render_summary
@@ -80,13 +81,43 @@ def report() -> dict[str, Any]:
     }
 
 
+# --- the decisions every report shares (pytest_jiramigrate.outcome) ---------------------
+
+
+def test_outcome_order_lists_every_status_once_worst_first() -> None:
+    assert sorted(OUTCOME_ORDER) == sorted(get_args(Status))
+    assert sorted(["passed", "skipped", "error", "failed", "warning"], key=outcome_rank) == [
+        "failed",
+        "error",
+        "warning",
+        "skipped",
+        "passed",
+    ]
+    assert outcome_rank("unheard-of") == len(OUTCOME_ORDER)
+
+
+@pytest.mark.parametrize(
+    ("statuses", "verdict"),
+    [
+        ((), "not-checked"),
+        (("skipped",), "ready"),
+        (("passed", "skipped"), "ready"),
+        (("passed", "warning"), "warnings"),
+        (("warning", "error"), "not-ready"),
+        (("passed", "failed"), "not-ready"),
+    ],
+)
+def test_readiness_fails_closed(statuses: tuple[str, ...], verdict: str) -> None:
+    assert readiness(statuses) == verdict
+
+
 # --- Markdown summary -------------------------------------------------------------------
 
 
 def test_summary_gives_verdict_identity_and_counts(report: dict[str, Any]) -> None:
     summary = render_summary(report)
     assert summary.startswith("## Jira Cloud readiness: NOT READY\n")
-    assert "Rules: 2 failed, 1 warning, 1 passed, 1 skipped." in summary
+    assert "Rules: 2 failed, 1 warning, 1 skipped, 1 passed." in summary
     assert "sha256 bbbf79f0dfd5 " in summary and "bbbf79f0dfd56" not in summary
     assert "Jira 8.20.10 (build 820010)" in summary
     assert "41 users, 120 issues, 712.8 KB (attachment bytes)" in summary
@@ -117,7 +148,7 @@ def test_summary_tables_problems_and_folds_the_rest(report: dict[str, Any]) -> N
     ]
     assert "| **FAIL** | email-tld | 15 (allowed 0) | 15 offenders of email-tld. |" in table
     folded = summary[summary.index("<details>") : summary.index("</details>")]
-    assert "<summary>1 passed, 1 skipped</summary>" in folded
+    assert "<summary>1 skipped, 1 passed</summary>" in folded
     assert "- PASS backup-archive:" in folded and "- SKIP email-present:" in folded
     assert "email-tld" not in folded
 

@@ -32,6 +32,7 @@ def rules_of(report: Path) -> dict[str, tuple[str, int, str]]:
     return {e["id"]: (e["outcome"], e["findings"], e["message"]) for e in entries}
 
 
+@pytest.mark.slow
 def test_two_workers_report_like_a_serial_run_and_scan_once(
     pytester: pytest.Pytester, tmp_path: Path
 ) -> None:

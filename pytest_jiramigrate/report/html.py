@@ -24,21 +24,21 @@ from typing import Any
 
 from pytest_jiramigrate.emails import domain_problem, tld_problem
 from pytest_jiramigrate.facts import Facts
+from pytest_jiramigrate.outcome import Readiness, outcome_rank, readiness
 from pytest_jiramigrate.redact import Redactor
 from pytest_jiramigrate.rules.base import plural
 from pytest_jiramigrate.rules.users import active_user_count, counted_users
 from pytest_jiramigrate.sizes import format_size
 from pytest_jiramigrate.split import plan_chunks
 
-#: Worst first, as in the terminal summary.
-OUTCOME_ORDER = {"failed": 0, "error": 1, "warning": 2, "skipped": 3, "passed": 4}
 #: Rows listed per rule; the JSON report has them all.
 MAX_ROWS = 200
 #: Domains drawn in the users-by-domain picture (the largest ones).
 MAX_DOMAINS = 25
 GB = 1000**3
 
-BANNERS = {
+BANNERS: dict[Readiness, str] = {
+    "not-checked": "Not checked: no rule ran",
     "not-ready": "Not ready for Jira Cloud site import",
     "warnings": "Ready, with warnings",
     "ready": "Ready for Jira Cloud site import",
@@ -50,7 +50,8 @@ body { font: 14px/1.45 system-ui, sans-serif; color: #1d2125; margin: 2em auto;
 h1 { font-size: 1.6em; margin: 0 0 .5em; } h2 { margin-top: 1.8em; font-size: 1.25em; }
 .banner { padding: .8em 1em; border-radius: 6px; font-size: 1.3em; font-weight: 600;
           border: 2px solid; }
-.banner.not-ready { background: #ffeceb; border-color: #c9372c; color: #ae2e24; }
+.banner.not-ready, .banner.not-checked {
+  background: #ffeceb; border-color: #c9372c; color: #ae2e24; }
 .banner.warnings { background: #fff7d6; border-color: #b38600; color: #7f5f01; }
 .banner.ready { background: #dcfff1; border-color: #1f845a; color: #216e4e; }
 table { border-collapse: collapse; width: 100%; margin: .5em 0; }
@@ -93,7 +94,7 @@ def render_html(
     ``redactor`` then also masks the e-mail domains the pictures read from
     the facts store.
     """
-    verdict = overall_verdict(report.get("rules", ()))
+    verdict = readiness(str(rule.get("outcome")) for rule in report.get("rules", ()))
     backup = report.get("backup", {})
     title = f"Jira Cloud readiness: {backup.get('name') or 'media'}"
     parts = [
@@ -111,16 +112,6 @@ def render_html(
         "</body></html>",
     ]
     return "\n".join(part for part in parts if part) + "\n"
-
-
-def overall_verdict(rules: Sequence[Mapping[str, Any]]) -> str:
-    """``not-ready`` when a rule failed or could not run, ``warnings`` when one warned."""
-    outcomes = {rule.get("outcome") for rule in rules}
-    if outcomes & {"failed", "error"}:
-        return "not-ready"
-    if "warning" in outcomes:
-        return "warnings"
-    return "ready"
 
 
 def identity_section(backup: Mapping[str, Any], facts: Facts | None) -> str:
@@ -174,7 +165,7 @@ def rules_section(rules: Sequence[Mapping[str, Any]]) -> str:
         f"{escape(str(rule.get('outcome')))}</td>"
         f'<td class="num">{int(rule.get("findings") or 0):,}</td>'
         f"<td>{escape(str(rule.get('message', '')))}</td></tr>"
-        for rule in sorted(rules, key=lambda rule: OUTCOME_ORDER.get(str(rule.get("outcome")), 5))
+        for rule in sorted(rules, key=lambda rule: outcome_rank(str(rule.get("outcome"))))
     )
     details = "".join(
         findings_list(rule) for rule in rules if rule.get("outcome") in ("failed", "warning")

@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from pytest_jiramigrate.outcome import OUTCOME_ORDER, Readiness, readiness
 from pytest_jiramigrate.sizes import format_size
 
 #: Offenders listed per rule before "and N more".
@@ -20,6 +21,14 @@ DEFAULT_MAX_OFFENDERS = 10
 
 #: An offender's text is cut here: one member list can be thousands of names long.
 MAX_OFFENDER_CHARS = 200
+
+#: The summary's heading for each overall verdict.
+HEADLINES: dict[Readiness, str] = {
+    "not-checked": "NOT CHECKED (no rule ran)",
+    "not-ready": "NOT READY",
+    "warnings": "READY WITH WARNINGS",
+    "ready": "READY",
+}
 
 _PROBLEMS = ("failed", "error", "warning")
 _MARKERS = {
@@ -84,21 +93,15 @@ def render_summary(report: Mapping[str, Any], max_offenders: int = DEFAULT_MAX_O
 
 
 def verdict(rules: Sequence[Mapping[str, Any]]) -> str:
-    """``NOT READY`` when a rule failed or could not run, else warnings or ``READY``."""
-    outcomes = {entry.get("outcome") for entry in rules}
-    if not rules:
-        return "NOT CHECKED (no rule ran)"
-    if outcomes & {"failed", "error"}:
-        return "NOT READY"
-    if "warning" in outcomes:
-        return "READY WITH WARNINGS"
-    return "READY"
+    """The headline for :func:`~pytest_jiramigrate.outcome.readiness` of the rules."""
+    return HEADLINES[readiness(str(entry.get("outcome")) for entry in rules)]
 
 
 def outcome_counts(rules: Sequence[Mapping[str, Any]]) -> str:
-    """``7 failed, 1 warning, 17 passed`` in the order a reader cares about, zeros left out."""
-    order = ("failed", "error", "warning", "passed", "skipped")
-    counts = {name: sum(1 for entry in rules if entry.get("outcome") == name) for name in order}
+    """``7 failed, 1 warning, 2 skipped, 17 passed``: worst first, zeros left out."""
+    counts = {
+        name: sum(1 for entry in rules if entry.get("outcome") == name) for name in OUTCOME_ORDER
+    }
     parts = [f"{count} {name}" for name, count in counts.items() if count]
     return f"Rules: {', '.join(parts) or 'none'}."
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import BinaryIO, Protocol
 
 from pytest_jiramigrate import facts
-from pytest_jiramigrate.config import ArchiveLimits
+from pytest_jiramigrate.limits import ArchiveLimits
 from pytest_jiramigrate.scan.activeobjects import scan_activeobjects
 from pytest_jiramigrate.scan.archive import (
     ArchiveReadError,

@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from pytest_jiramigrate.config import ArchiveLimits
+from pytest_jiramigrate.limits import ArchiveLimits
 from pytest_jiramigrate.scan.archive import inspect_zip
 
 MEDIA_SCHEMA = """
