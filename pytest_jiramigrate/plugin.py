@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from pytest_jiramigrate import hookspecs
+from pytest_jiramigrate.terminal import printable
 
 if TYPE_CHECKING:
     from pytest_jiramigrate.session import JiraSession
@@ -181,7 +182,7 @@ class ReadinessRun:
         reporter = session.config.pluginmanager.get_plugin("terminalreporter")
         if reporter is not None:
             reporter.ensure_newline()
-            reporter.write_line(self.jira.inventory_line(facts))
+            reporter.write_line(printable(self.jira.inventory_line(facts)))
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> Generator[None, object, object]:
@@ -220,20 +221,22 @@ class ReadinessRun:
         source = jira.config.path or "built-in defaults"
         lines = [f"jiramigrate: config {source}"]
         lines += [f"jiramigrate: {t.kind} {t.path}" for t in jira.targets]
-        return lines
+        return [printable(line) for line in lines]
 
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
         if not self.jira.entries:
             return
         terminalreporter.section("jiramigrate readiness")
         for line in self.jira.summary_table():
-            terminalreporter.write_line(line)
+            terminalreporter.write_line(printable(line))
         written = self.jira.written_report
         if written is not None:
-            terminalreporter.write_line(f"JSON report written to {written}")
+            terminalreporter.write_line(printable(f"JSON report written to {written}"))
         if self.jira.exports:
             count, where = len(self.jira.exports), self.jira.export_dir
-            terminalreporter.write_line(f"{count} CSV exports of offenders written to {where}")
+            terminalreporter.write_line(
+                printable(f"{count} CSV exports of offenders written to {where}")
+            )
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:

@@ -37,6 +37,7 @@ from pytest_jiramigrate.rules.base import Rule, plural
 from pytest_jiramigrate.rules.media import set_current_target
 from pytest_jiramigrate.sizes import format_size
 from pytest_jiramigrate.store import backup_store, media_store
+from pytest_jiramigrate.terminal import name_text
 
 
 @dataclass
@@ -225,7 +226,7 @@ class JiraSession:
         """The JSON report (schema ``jiramigrate-report/1``)."""
         backup: dict[str, Any] = {}
         if self.backup is not None:
-            backup = {"path": str(self.backup.path), "name": self.backup.name}
+            backup = {"path": name_text(self.backup.path), "name": self.backup.name}
             facts = self.facts()
             meta = facts.meta
             backup.update(
@@ -275,11 +276,14 @@ def write_atomically(path: Path, text: str) -> None:
 
 
 def targets(backup: Path | None, media: Sequence[Path]) -> list[Target]:
-    """The collected targets, named by file name (``site-backup.zip``), kept unique."""
-    found = [Target("backup", backup, backup.name)] if backup is not None else []
+    """The collected targets, named by file name (``site-backup.zip``), kept unique.
+
+    A name is also a node id, written to pytest's cache and every report, so
+    bytes that are not UTF-8 are shown escaped (:func:`name_text`)."""
+    found = [Target("backup", backup, name_text(backup.name))] if backup is not None else []
     names = {t.name for t in found}
     for path in media:
-        name = path.name or str(path)
+        name = name_text(path.name or path)
         while name in names:
             name = f"{name}~"
         names.add(name)

@@ -24,6 +24,7 @@ from pytest_jiramigrate.scan.archive import (
     open_member,
 )
 from pytest_jiramigrate.scan.pieces import scan_entities
+from pytest_jiramigrate.terminal import name_text
 
 #: Part of the cache key: bump when the scan would produce different facts.
 SCANNER_VERSION = "1"
@@ -71,7 +72,7 @@ def scan_backup(
 def _scan_into(
     db: sqlite3.Connection, path: Path, limits: ArchiveLimits, progress: ProgressFactory | None
 ) -> None:
-    meta = {"backup_path": str(path), "backup_name": path.name}
+    meta = {"backup_path": name_text(path), "backup_name": name_text(path.name)}
     checksum = sha256_of(path) if path.is_file() else None
     if checksum:
         meta["sha256"] = checksum

@@ -1,0 +1,170 @@
+"""What real machines and hostile names do to a run, end to end through pytest.
+
+One line per case:
+
+* a media file whose name is not UTF-8 (Latin-1 bytes) is listed escaped (``\\xe9``), no crash;
+* a backup path that is not UTF-8 is checked and shown escaped, no crash;
+* ESC, CSI (U+009B), CR and LF in a username or media file name are escaped on the terminal;
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_jiramigrate.synth import SynthSpec, write_backup, write_media
+from pytest_jiramigrate.terminal import name_text, printable
+
+#: every report the plugin writes, and where it writes it
+REPORTS = (
+    "--jira-report=report.json",
+    "--jira-html=report.html",
+    "--jira-summary=summary.md",
+    "--jira-export=exports",
+    "--junitxml=junit.xml",
+)
+
+
+def assert_clean(result: pytest.RunResult) -> None:
+    output = "\n".join(result.outlines + result.errlines)
+    assert "Traceback" not in output, output
+    assert "INTERNALERROR" not in output, output
+
+
+ESCAPED = "caf\\xe9.txt"  # how the Latin-1 name caf\xe9.txt is shown everywhere
+
+
+def assert_named_in_every_output(directory: Path, name: str) -> None:
+    """``name`` is in the JSON report, the HTML and Markdown reports, JUnit and a CSV export;
+    every file is UTF-8."""
+    texts = {
+        path.name: path.read_bytes().decode("utf-8")
+        for path in directory.rglob("*")
+        if path.is_file() and path.suffix in (".json", ".html", ".md", ".csv", ".xml")
+    }
+    report = json.loads(texts.pop("report.json"))
+    details = [item["detail"] for rule in report["rules"] for item in rule["items"]]
+    assert any(name in detail for detail in details), details
+    markdown = texts.pop("summary.md")
+    assert name.replace("\\", "\\\\") in markdown or name in markdown, markdown
+    csvs = [text for file, text in texts.items() if file.endswith(".csv")]
+    assert any(name in text for text in csvs), csvs
+    for file in ("report.html", "junit.xml"):
+        assert name in texts[file], file
+
+
+@pytest.fixture(scope="module")
+def backup(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any]:
+    path = tmp_path_factory.mktemp("backup") / "site-backup.zip"
+    return path, write_backup(path, SynthSpec())
+
+
+# --------------------------------------------------------------------------- names as bytes
+
+
+def test_media_file_name_not_utf8_is_reported_escaped(
+    pytester: pytest.Pytester, backup: tuple[Path, Any]
+) -> None:
+    """A Latin-1 media file name: escaped as \\xe9 in the terminal, JSON, HTML, CSV, JUnit."""
+    path, manifest = backup
+    media = pytester.path / "media"
+    write_media(media, manifest)
+    stray = os.fsencode(media / "data" / "attachments") + b"/caf\xe9.txt"
+    with open(stray, "wb") as handle:
+        handle.write(b"legacy")
+
+    result = pytester.runpytest_inprocess(
+        f"--jira-backup={path}", f"--jira-media={media}", "-rA", *REPORTS
+    )
+
+    assert_clean(result)
+    result.stdout.fnmatch_lines([f"*- data/attachments/{ESCAPED}: not in the *layout*"])
+    assert_named_in_every_output(pytester.path, ESCAPED)
+
+
+def test_backup_path_not_utf8_is_checked_and_shown_escaped(
+    pytester: pytest.Pytester, backup: tuple[Path, Any]
+) -> None:
+    """A backup whose path is not UTF-8 is scanned, and its name is shown as caf\\xe9.zip."""
+    folder = os.fsdecode(os.fsencode(pytester.path) + b"/r\xe9sum\xe9")
+    os.mkdir(folder)
+    path = Path(folder) / os.fsdecode(b"caf\xe9.zip")
+    path.write_bytes(backup[0].read_bytes())
+
+    result = pytester.runpytest_inprocess(f"--jira-backup={path}", "-v", *REPORTS)
+
+    assert_clean(result)
+    assert result.ret == pytest.ExitCode.OK, result.outlines
+    result.stdout.fnmatch_lines(["caf\\xe9.zip::backup-archive PASSED*"])
+    report = json.loads((pytester.path / "report.json").read_text(encoding="utf-8"))
+    assert {rule["target"] for rule in report["rules"]} == {"caf\\xe9.zip"}
+    for file in ("report.html", "summary.md", "junit.xml"):
+        (pytester.path / file).read_bytes().decode("utf-8")
+
+
+# --------------------------------------------------------------------------- terminal control
+
+
+#: a username that would clear the screen (CSI 2J) and forge a line of its own
+HOSTILE_USER = "mrob\x9b2J\r\nPASSED fake-user"
+#: a media file name that would do the same with ESC
+HOSTILE_FILE = "x\x1b[2J\x9b1A\r\nPASSED fake-file"
+
+
+def with_hostile_username(source: Path, target: Path) -> None:
+    """The backup with user mrobinson (who has no e-mail address) renamed to HOSTILE_USER."""
+    xml = "mrob&#155;2J&#13;&#10;PASSED fake-user"
+    with zipfile.ZipFile(source) as old, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as new:
+        for info in old.infolist():
+            data = old.read(info)
+            if info.filename == "entities.xml":
+                data = data.replace(b'userName="mrobinson"', f'userName="{xml}"'.encode())
+            new.writestr(info, data)
+
+
+def test_control_characters_in_names_are_escaped_on_the_terminal(
+    pytester: pytest.Pytester, tmp_path: Path
+) -> None:
+    """ESC, CSI (U+009B), CR and LF in a username and a media file name: shown as \\x1b etc."""
+    plain = tmp_path / "plain.zip"
+    manifest = write_backup(plain, SynthSpec(faults=("email-missing",)))
+    backup = tmp_path / "site-backup.zip"
+    with_hostile_username(plain, backup)
+    media = tmp_path / "media"
+    write_media(media, manifest)
+    (media / "data" / "attachments" / HOSTILE_FILE).write_bytes(b"x")
+
+    result = pytester.runpytest_inprocess(f"--jira-backup={backup}", f"--jira-media={media}", "-rA")
+
+    assert_clean(result)
+    lines = result.outlines + result.errlines
+    for line in lines:
+        assert not {"\x1b", "\x9b", "\r"} & set(line), repr(line)
+        assert not line.startswith("PASSED fake"), repr(line)
+    result.stdout.fnmatch_lines(["*mrob\\x9b2J\\x0d\\x0aPASSED fake-user*"])
+    result.stdout.fnmatch_lines(["*x\\x1b[[]2J\\x9b1A\\x0d\\x0aPASSED fake-file*"])
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("plain café\tname", "plain café\tname"),
+        ("\x1b[2J\x9b\r\n\x7f", "\\x1b[2J\\x9b\\x0d\\x0a\\x7f"),
+        ("evil\u202egnp.exe\u2028", "evil\\u202egnp.exe\\u2028"),
+        (os.fsdecode(b"caf\xe9"), "caf\\xe9"),
+    ],
+    ids=["kept", "controls", "bidi-and-separator", "surrogate-escaped-byte"],
+)
+def test_printable_escapes_what_could_rewrite_the_screen(text: str, shown: str) -> None:
+    """Controls, bidi overrides and undecodable bytes are escaped; letters and tabs are kept."""
+    assert printable(text) == shown
+
+
+def test_name_text_shows_bytes_that_are_not_utf8_escaped() -> None:
+    """A name's undecodable bytes become \\xNN; a UTF-8 name is unchanged."""
+    assert name_text(os.fsdecode(b"r\xe9sum\xe9/caf\xc3\xa9")) == "r\\xe9sum\\xe9/café"
