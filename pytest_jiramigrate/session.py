@@ -11,6 +11,7 @@ import os
 import shlex
 import shutil
 import tempfile
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,7 +38,7 @@ from pytest_jiramigrate.rules.base import Rule, plural
 from pytest_jiramigrate.rules.media import set_current_target
 from pytest_jiramigrate.sizes import format_size
 from pytest_jiramigrate.store import backup_store, media_store
-from pytest_jiramigrate.terminal import name_text
+from pytest_jiramigrate.terminal import name_text, printable
 
 
 @dataclass
@@ -80,11 +81,28 @@ class JiraSession:
         return [rule for rule in self.rules if rule.target == target.kind]
 
     def cache_dir(self) -> Path:
-        """Under pytest's cache directory; a temporary one with ``-p no:cacheprovider``."""
+        """Under pytest's cache directory; a temporary one with ``-p no:cacheprovider``.
+
+        A read-only working directory, where the cache cannot be made, is no
+        reason to stop: pytest itself only warns there, and so does this run,
+        keeping the facts in a temporary store that the next run makes again.
+        """
         cache = getattr(self.pytest_config, "cache", None)
-        if cache is not None:
+        if cache is None:
+            return self.scratch()
+        try:
             return Path(cache.mkdir("jiramigrate"))
-        return self.scratch()
+        except OSError as error:
+            warnings.warn(
+                pytest.PytestCacheWarning(
+                    "jiramigrate: cannot create its directory in pytest's cache "
+                    f"({printable(str(error))}); the facts are kept in a temporary store "
+                    "for this run only, so the next run scans the backup again. Make the "
+                    "directory writable or set cache_dir in the pytest configuration."
+                ),
+                stacklevel=1,
+            )
+            return self.scratch()
 
     def scratch(self) -> Path:
         """A directory of this run only, removed when the run ends."""

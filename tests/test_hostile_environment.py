@@ -5,6 +5,7 @@ One line per case:
 * a media file whose name is not UTF-8 (Latin-1 bytes) is listed escaped (``\\xe9``), no crash;
 * a backup path that is not UTF-8 is checked and shown escaped, no crash;
 * ESC, CSI (U+009B), CR and LF in a username or media file name are escaped on the terminal;
+* a read-only working directory (the cache cannot be made): a warning and a temporary store;
 """
 
 from __future__ import annotations
@@ -168,3 +169,29 @@ def test_printable_escapes_what_could_rewrite_the_screen(text: str, shown: str) 
 def test_name_text_shows_bytes_that_are_not_utf8_escaped() -> None:
     """A name's undecodable bytes become \\xNN; a UTF-8 name is unchanged."""
     assert name_text(os.fsdecode(b"r\xe9sum\xe9/caf\xc3\xa9")) == "r\\xe9sum\\xe9/café"
+
+
+# --------------------------------------------------------------------------- file system
+
+
+def test_cache_that_cannot_be_made_falls_back_to_a_temporary_store(
+    pytester: pytest.Pytester, backup: tuple[Path, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A read-only working directory: the run warns, scans into a temporary store, and checks."""
+
+    def read_only(self: pytest.Cache, name: str) -> Path:
+        raise PermissionError(13, "Permission denied", str(pytester.path / ".pytest_cache"))
+
+    monkeypatch.setattr(pytest.Cache, "mkdir", read_only)
+
+    result = pytester.runpytest_inprocess(f"--jira-backup={backup[0]}")
+
+    assert_clean(result)
+    assert result.ret == pytest.ExitCode.OK
+    result.stdout.fnmatch_lines(
+        [
+            "*PytestCacheWarning: jiramigrate: cannot create its directory in pytest's cache*"
+            "Permission denied*temporary store for this run only*"
+        ]
+    )
+    assert "failed" not in result.outlines[-1], result.outlines[-1]
