@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from pytest_jiramigrate import hookspecs
+from pytest_jiramigrate.space import NoSpaceError
 from pytest_jiramigrate.terminal import printable
 
 if TYPE_CHECKING:
@@ -178,7 +179,10 @@ class ReadinessRun:
             for t in self.jira.targets
         ):
             return
-        facts = self.jira.facts()
+        try:
+            facts = self.jira.facts()
+        except NoSpaceError as error:  # no rule can be checked without its facts
+            pytest.exit(printable(str(error)), returncode=pytest.ExitCode.USAGE_ERROR)
         reporter = session.config.pluginmanager.get_plugin("terminalreporter")
         if reporter is not None:
             reporter.ensure_newline()
@@ -241,4 +245,7 @@ class ReadinessRun:
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         if not hasattr(session.config, "workerinput"):  # a pytest-xdist worker reports nothing
-            self.jira.write_reports()
+            try:
+                self.jira.write_reports()
+            except NoSpaceError as error:
+                pytest.exit(printable(str(error)), returncode=pytest.ExitCode.USAGE_ERROR)

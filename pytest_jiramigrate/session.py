@@ -37,6 +37,7 @@ from pytest_jiramigrate.report.text import failure_text
 from pytest_jiramigrate.rules.base import Rule, plural
 from pytest_jiramigrate.rules.media import set_current_target
 from pytest_jiramigrate.sizes import format_size
+from pytest_jiramigrate.space import NoSpaceError, out_of_space
 from pytest_jiramigrate.store import backup_store, media_store
 from pytest_jiramigrate.terminal import name_text, printable
 
@@ -283,12 +284,21 @@ class JiraSession:
 
 
 def write_atomically(path: Path, text: str) -> None:
-    """Write under a temporary name, then rename: a reader never sees half a report."""
+    """Write under a temporary name, then rename: a reader never sees half a report.
+
+    A full disk is a :class:`NoSpaceError` naming the report and its size, and
+    leaves neither a partial file nor a damaged old report behind.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    data = text.encode("utf-8")
     try:
-        partial.write_text(text, encoding="utf-8")
+        partial.write_bytes(data)
         os.replace(partial, path)
+    except OSError as error:
+        if out_of_space(error):
+            raise NoSpaceError(path, len(data), "write the report to another disk") from error
+        raise
     finally:
         partial.unlink(missing_ok=True)
 

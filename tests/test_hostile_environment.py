@@ -6,18 +6,23 @@ One line per case:
 * a backup path that is not UTF-8 is checked and shown escaped, no crash;
 * ESC, CSI (U+009B), CR and LF in a username or media file name are escaped on the terminal;
 * a read-only working directory (the cache cannot be made): a warning and a temporary store;
+* a full disk while writing the facts store: exit 4 naming the store and the room needed;
+* a full disk while writing a report: exit 4 naming the report and its size, old report intact;
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import sqlite3
 import zipfile
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from pytest_jiramigrate import facts
 from pytest_jiramigrate.synth import SynthSpec, write_backup, write_media
 from pytest_jiramigrate.terminal import name_text, printable
 
@@ -195,3 +200,60 @@ def test_cache_that_cannot_be_made_falls_back_to_a_temporary_store(
         ]
     )
     assert "failed" not in result.outlines[-1], result.outlines[-1]
+
+
+def test_full_disk_while_writing_the_facts_store(
+    pytester: pytest.Pytester, backup: tuple[Path, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite's "database or disk is full": exit 4 naming the store and the room; no partial."""
+    create = facts.create
+
+    def tiny_disk(path: Path) -> sqlite3.Connection:
+        db = create(path)
+        db.execute("PRAGMA max_page_count = 8")  # SQLite then fails as on a full disk
+        return db
+
+    monkeypatch.setattr(facts, "create", tiny_disk)
+
+    result = pytester.runpytest_inprocess(f"--jira-backup={backup[0]}")
+
+    assert_clean(result)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stdout.fnmatch_lines(
+        [
+            "*no space left on device writing */jiramigrate/backup-*.sqlite.*.partial; "
+            "free * there, or point pytest's cache at a disk with room (-o cache_dir=PATH)*"
+        ]
+    )
+    cache = pytester.path / ".pytest_cache" / "d" / "jiramigrate"
+    assert [p.name for p in cache.iterdir() if not p.name.endswith(".lock")] == []
+
+
+def test_full_disk_while_writing_a_report(
+    pytester: pytest.Pytester, backup: tuple[Path, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ENOSPC half-way through the JSON report: exit 4 naming it; the old report is untouched."""
+    old_report = pytester.path / "report.json"
+    old_report.write_text("the previous run's report\n")
+    write_bytes = Path.write_bytes
+
+    def full_disk(self: Path, data: bytes) -> int:
+        if not self.name.endswith(".partial"):
+            return write_bytes(self, data)
+        write_bytes(self, data[: len(data) // 2])
+        raise OSError(errno.ENOSPC, "No space left on device", str(self))
+
+    monkeypatch.setattr(Path, "write_bytes", full_disk)
+
+    result = pytester.runpytest_inprocess(f"--jira-backup={backup[0]}", "--jira-report=report.json")
+
+    assert_clean(result)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        [
+            "*no space left on device writing */report.json; free * KB there, "
+            "or write the report to another disk*"
+        ]
+    )
+    assert old_report.read_text() == "the previous run's report\n"
+    assert sorted(p.name for p in pytester.path.iterdir() if "partial" in p.name) == []
