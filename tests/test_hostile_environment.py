@@ -8,6 +8,8 @@ One line per case:
 * a read-only working directory (the cache cannot be made): a warning and a temporary store;
 * a full disk while writing the facts store: exit 4 naming the store and the room needed;
 * a full disk while writing a report: exit 4 naming the report and its size, old report intact;
+* entities.xml in another layout (two spaces, tabs, one line): streamed, the XML rules pass;
+* a 64 MB one-line entities.xml is scanned under a 400 MB address-space limit (one piece: 1 GB);
 """
 
 from __future__ import annotations
@@ -16,13 +18,18 @@ import errno
 import json
 import os
 import sqlite3
+import subprocess
+import sys
+import textwrap
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from pytest_jiramigrate import facts
+from pytest_jiramigrate.scan import pieces
 from pytest_jiramigrate.synth import SynthSpec, write_backup, write_media
 from pytest_jiramigrate.terminal import name_text, printable
 
@@ -257,3 +264,96 @@ def test_full_disk_while_writing_a_report(
     )
     assert old_report.read_text() == "the previous run's report\n"
     assert sorted(p.name for p in pytester.path.iterdir() if "partial" in p.name) == []
+
+
+# --------------------------------------------------------------------------- layouts
+
+
+def two_spaces(xml: bytes) -> bytes:
+    """What ``xmllint --format`` writes: rows indented by two spaces, their children by four."""
+    return xml.replace(b"\n    <", b"\n  <").replace(b"\n        <", b"\n    <")
+
+
+def tabs(xml: bytes) -> bytes:
+    return xml.replace(b"\n    <", b"\n\t<").replace(b"\n        <", b"\n\t\t<")
+
+
+def one_line(xml: bytes) -> bytes:
+    return xml.replace(b">\n    <", b"><").replace(b">\n        <", b"><")
+
+
+@pytest.mark.parametrize("layout", [two_spaces, tabs, one_line], ids=lambda f: f.__name__)
+def test_entities_xml_in_another_layout_passes_the_xml_rules(
+    pytester: pytest.Pytester,
+    backup: tuple[Path, Any],
+    layout: Callable[[bytes], bytes],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A valid file without Jira's four-space rows is streamed, not one piece, and passes."""
+    monkeypatch.setattr(pieces, "UNCUT_LIMIT", 8192)  # the small backup is many times this
+    relaid = pytester.path / "relaid.zip"
+    with zipfile.ZipFile(backup[0]) as old, zipfile.ZipFile(relaid, "w") as new:
+        for info in old.infolist():
+            data = old.read(info)
+            new.writestr(info, layout(data) if info.filename == "entities.xml" else data)
+
+    result = pytester.runpytest_inprocess(f"--jira-backup={relaid}", "-v")
+
+    assert_clean(result)
+    assert result.ret == pytest.ExitCode.OK
+    result.stdout.fnmatch_lines_random(
+        [
+            f"relaid.zip::{rule} PASSED*"
+            for rule in (
+                "xml-well-formed",
+                "xml-valid-characters",
+                "backup-complete",
+                "email-present",
+            )
+        ]
+    )
+
+
+#: Scans the one-line entities.xml named on the command line under an address-space limit.
+MEMORY_BOUNDED_SCAN = """
+import resource, sys
+from pathlib import Path
+from pytest_jiramigrate import facts
+from pytest_jiramigrate.scan.pieces import scan_entities
+
+limit = int(sys.argv[3]) << 20
+resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+db = facts.create(Path(sys.argv[2]))
+db.execute("BEGIN")
+path = Path(sys.argv[1])
+with path.open("rb") as stream:
+    reason = scan_entities(stream, db, path.stat().st_size)
+db.execute("COMMIT")
+print(reason, db.execute("SELECT count(*) FROM issue").fetchone()[0])
+"""
+
+
+def test_one_line_entities_xml_is_scanned_in_flat_memory(tmp_path: Path) -> None:
+    """64 MB on one line, scanned under a 400 MB address-space limit: one piece would need 1 GB."""
+    small = tmp_path / "small.zip"
+    write_backup(small, SynthSpec(issues=600))
+    xml = one_line(zipfile.ZipFile(small).read("entities.xml"))
+    start = xml.index(b"><", xml.index(b"<entity-engine-xml")) + 1
+    end = xml.rindex(b"</entity-engine-xml>")
+    rows = xml[start:end]
+    copies = 64_000_000 // len(rows) + 1
+    big = tmp_path / "entities.xml"
+    with big.open("wb") as stream:
+        stream.write(xml[:start])
+        for _ in range(copies):
+            stream.write(rows)
+        stream.write(xml[end:])
+
+    done = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(MEMORY_BOUNDED_SCAN), str(big),
+         str(tmp_path / "facts.sqlite"), "400"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["None", str(600 * copies)]
