@@ -8,6 +8,7 @@ One line per case:
 * a read-only working directory (the cache cannot be made): a warning and a temporary store;
 * a full disk while writing the facts store: exit 4 naming the store and the room needed;
 * a full disk while writing a report: exit 4 naming the report and its size, old report intact;
+* the backup touched or replaced while it is scanned: backup-archive fails, the rest not checked;
 * entities.xml in another layout (two spaces, tabs, one line): streamed, the XML rules pass;
 * a 64 MB one-line entities.xml is scanned under a 400 MB address-space limit (one piece: 1 GB);
 """
@@ -29,6 +30,7 @@ from typing import Any
 import pytest
 
 from pytest_jiramigrate import facts
+from pytest_jiramigrate.scan import backup as backup_scan
 from pytest_jiramigrate.scan import pieces
 from pytest_jiramigrate.synth import SynthSpec, write_backup, write_media
 from pytest_jiramigrate.terminal import name_text, printable
@@ -357,3 +359,50 @@ def test_one_line_entities_xml_is_scanned_in_flat_memory(tmp_path: Path) -> None
 
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split() == ["None", str(600 * copies)]
+
+
+# --------------------------------------------------------------------------- changed while read
+
+
+def touch(path: Path) -> None:
+    info = path.stat()
+    os.utime(path, ns=(info.st_atime_ns, info.st_mtime_ns + 1_000_000_000))
+
+
+def replace_with_copy(path: Path) -> None:
+    copy = path.with_name("copy.zip")
+    copy.write_bytes(path.read_bytes())
+    os.replace(copy, path)  # the same bytes under a new inode, as a copy tool leaves them
+
+
+@pytest.mark.parametrize("change", [touch, replace_with_copy], ids=lambda f: f.__name__)
+def test_backup_changed_while_it_is_read_fails_backup_archive(
+    pytester: pytest.Pytester,
+    backup: tuple[Path, Any],
+    change: Callable[[Path], None],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The backup is written to or replaced half-way through the scan: nothing is trusted."""
+    path = pytester.path / "site-backup.zip"
+    path.write_bytes(backup[0].read_bytes())
+    scan_entities = backup_scan.scan_entities
+
+    def changing_midway(*args: Any) -> str | None:
+        reason = scan_entities(*args)
+        change(path)
+        return reason
+
+    monkeypatch.setattr(backup_scan, "scan_entities", changing_midway)
+
+    result = pytester.runpytest_inprocess(f"--jira-backup={path}", "--jira-report=report.json")
+
+    assert_clean(result)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    rules = {r["id"]: r for r in json.loads((pytester.path / "report.json").read_text())["rules"]}
+    assert rules["backup-archive"]["outcome"] == "failed"
+    assert rules["backup-archive"]["items"][0]["detail"].startswith(
+        "the file changed while it was read"
+    )
+    for rule_id in ("email-present", "xml-well-formed", "entities-xml-at-root"):
+        assert rules[rule_id]["outcome"] != "passed", rules[rule_id]
+        assert "the backup changed while it was read" in rules[rule_id]["message"]
