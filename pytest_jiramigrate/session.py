@@ -306,12 +306,13 @@ def write_atomically(path: Path, text: str) -> None:
 def targets(backup: Path | None, media: Sequence[Path]) -> list[Target]:
     """The collected targets, named by file name (``site-backup.zip``), kept unique.
 
-    A name is also a node id, written to pytest's cache and every report, so
-    bytes that are not UTF-8 are shown escaped (:func:`name_text`)."""
-    found = [Target("backup", backup, name_text(backup.name))] if backup is not None else []
+    A name is also a node id, which pytest prints and writes to its cache and
+    every report: bytes that are not UTF-8 and control characters are shown
+    escaped (:func:`printable`)."""
+    found = [Target("backup", backup, printable(backup.name))] if backup is not None else []
     names = {t.name for t in found}
     for path in media:
-        name = name_text(path.name or path)
+        name = printable(path.name or str(path))
         while name in names:
             name = f"{name}~"
         names.add(name)

@@ -4,10 +4,11 @@ One line per case:
 
 * a media file whose name is not UTF-8 (Latin-1 bytes) is listed escaped (``\\xe9``), no crash;
 * a backup path that is not UTF-8 is checked and shown escaped, no crash;
-* ESC, CSI (U+009B), CR and LF in a username or media file name are escaped on the terminal;
+* ESC, CSI (U+009B), CR and LF in a username, the backup's or a media file's name: escaped;
 * a read-only working directory (the cache cannot be made): a warning and a temporary store;
 * a full disk while writing the facts store: exit 4 naming the store and the room needed;
 * a full disk while writing a report: exit 4 naming the report and its size, old report intact;
+* a full disk while writing a CSV export: exit 4 naming the export, no partial file;
 * the backup touched or replaced while it is scanned: backup-archive fails, the rest not checked;
 * entities.xml in another layout (two spaces, tabs, one line): streamed, the XML rules pass;
 * a 64 MB one-line entities.xml is scanned under a 400 MB address-space limit (one piece: 1 GB);
@@ -30,6 +31,7 @@ from typing import Any
 import pytest
 
 from pytest_jiramigrate import facts
+from pytest_jiramigrate.report import exports
 from pytest_jiramigrate.scan import backup as backup_scan
 from pytest_jiramigrate.scan import pieces
 from pytest_jiramigrate.synth import SynthSpec, write_backup, write_media
@@ -145,10 +147,10 @@ def with_hostile_username(source: Path, target: Path) -> None:
 def test_control_characters_in_names_are_escaped_on_the_terminal(
     pytester: pytest.Pytester, tmp_path: Path
 ) -> None:
-    """ESC, CSI (U+009B), CR and LF in a username and a media file name: shown as \\x1b etc."""
+    """ESC, CSI (U+009B), CR and LF in a username and the backup's and a media file's names."""
     plain = tmp_path / "plain.zip"
     manifest = write_backup(plain, SynthSpec(faults=("email-missing",)))
-    backup = tmp_path / "site-backup.zip"
+    backup = tmp_path / "site\x1b[2J\r\nPASSED fake-backup.zip"
     with_hostile_username(plain, backup)
     media = tmp_path / "media"
     write_media(media, manifest)
@@ -163,6 +165,9 @@ def test_control_characters_in_names_are_escaped_on_the_terminal(
         assert not line.startswith("PASSED fake"), repr(line)
     result.stdout.fnmatch_lines(["*mrob\\x9b2J\\x0d\\x0aPASSED fake-user*"])
     result.stdout.fnmatch_lines(["*x\\x1b[[]2J\\x9b1A\\x0d\\x0aPASSED fake-file*"])
+    result.stdout.fnmatch_lines(
+        ["FAILED site\\x1b[[]2J\\x0d\\x0aPASSED fake-backup.zip::email-present*"]
+    )
 
 
 @pytest.mark.parametrize(
@@ -266,6 +271,40 @@ def test_full_disk_while_writing_a_report(
     )
     assert old_report.read_text() == "the previous run's report\n"
     assert sorted(p.name for p in pytester.path.iterdir() if "partial" in p.name) == []
+
+
+def test_full_disk_while_writing_a_csv_export(
+    pytester: pytest.Pytester, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ENOSPC after the CSV header: exit 4 naming the export; no temporary file is left."""
+    path = tmp_path / "site-backup.zip"
+    write_backup(path, SynthSpec(faults=("email-missing",)))
+    csv_writer = exports.csv.writer
+
+    class FullAfterHeader:
+        def __init__(self, stream: Any) -> None:
+            self.writer = csv_writer(stream)
+            self.rows = 0
+
+        def writerow(self, row: Any) -> None:
+            self.rows += 1
+            if self.rows > 1:
+                raise OSError(errno.ENOSPC, "No space left on device")
+            self.writer.writerow(row)
+
+    monkeypatch.setattr(exports.csv, "writer", FullAfterHeader)
+
+    result = pytester.runpytest_inprocess(f"--jira-backup={path}", "--jira-export=exports")
+
+    assert_clean(result)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        [
+            "*no space left on device writing */exports/email-present.csv; free space there, "
+            "or write the exports to another disk*"
+        ]
+    )
+    assert [p.name for p in (pytester.path / "exports").iterdir()] == []
 
 
 # --------------------------------------------------------------------------- layouts
