@@ -184,7 +184,7 @@ def test_other_layouts_are_streamed_with_the_same_facts(
     sizes: list[tuple[int, bool]] = []
 
     def recorded(*args: object) -> Iterator[pieces.Piece]:
-        for piece in cut(*args):  # type: ignore[arg-type]
+        for piece in cut(*args):
             sizes.append((len(piece.data), piece.uncut))
             yield piece
 
@@ -201,3 +201,22 @@ def test_other_layouts_are_streamed_with_the_same_facts(
     assert fast["user"]
     assert sizes[-1][1], "the rest of the file was streamed"
     assert max(size for size, _ in sizes) <= 2 * 8192, sizes  # never one huge piece
+
+
+def test_streamed_rest_of_another_layout_reports_its_progress(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pieces, "UNCUT_LIMIT", 8192)
+    zipped = tmp_path / "b.zip"
+    write_backup(zipped, SynthSpec())
+    with zipfile.ZipFile(zipped) as archive:
+        xml = one_line(archive.read("entities.xml"))
+    done: list[int] = []
+    db = facts.create(tmp_path / "facts.sqlite")
+
+    reason = pieces.scan_entities(Trickle(xml), db, len(xml), done.append)
+
+    assert reason is None
+    assert done == sorted(done)
+    assert len(done) > 10
+    assert done[-1] == len(xml)

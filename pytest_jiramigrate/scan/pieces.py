@@ -285,7 +285,8 @@ class FastScan:
         results = self._results(pieces, parallel=size >= PARALLEL_FROM)
         for piece, result in results:
             if result.failed:  # the pieces cut after it, then what was never cut
-                rest = itertools.chain((later.data for later, _ in results), blocks)
+                uncut = _reporting_blocks(blocks, progress, piece) if progress else blocks
+                rest = itertools.chain((later.data for later, _ in results), uncut)
                 reason = self._read_on(piece, rest)
                 break
             self._take(result)
@@ -387,6 +388,15 @@ def _reporting(pieces: Iterator[Piece], progress: Progress) -> Iterator[Piece]:
         done += len(piece.data)
         progress(done)
         yield piece
+
+
+def _reporting_blocks(blocks: Iterator[bytes], progress: Progress, after: Piece) -> Iterator[bytes]:
+    """The blocks left uncut after the last piece, ``after``, with the progress they make."""
+    done = after.offset + len(after.data)
+    for block in blocks:
+        done += len(block)
+        progress(done)
+        yield block
 
 
 def scan_entities(
