@@ -342,6 +342,24 @@ def test_query_within_its_budget_runs_to_the_end() -> None:
     assert run_read_only(db, "SELECT count(*) FROM user a, user b")[1] == [(9,)]
 
 
+@pytest.mark.skipif(not hasattr(sqlite3.Connection, "setlimit"), reason="Python 3.11+")
+def test_one_huge_value_is_refused_and_the_limit_restored() -> None:
+    db = sqlite3.connect(":memory:")
+    db.execute("CREATE TABLE user (user_name TEXT)")
+    db.execute("INSERT INTO user VALUES (?)", ("x" * 1000,))
+    # each replace multiplies the length by 1000: 1 GB after two, made in one VM step each
+    sql = "SELECT length(replace(replace(user_name, 'x', user_name), 'x', user_name)) FROM user"
+
+    with pytest.raises(SQLError, match="string or blob too big"):
+        run_read_only(db, sql)
+
+    assert db.getlimit(sqlite3.SQLITE_LIMIT_LENGTH) == 1_000_000_000
+    assert run_read_only(db, "SELECT length(replace(user_name, 'x', user_name)) FROM user") == (
+        ["length(replace(user_name, 'x', user_name))"],
+        [(1_000_000,)],
+    )
+
+
 def test_read_only_guard_leaves_the_data_and_the_connection_as_they_were() -> None:
     db = sqlite3.connect(":memory:")
     db.execute("CREATE TABLE user (user_name TEXT)")

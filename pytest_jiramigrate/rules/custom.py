@@ -65,6 +65,13 @@ _PROGRESS_INTERVAL = 10_000
 #: Rows fetched from SQLite at a time while counting them against the row budget.
 _FETCH_BATCH = 1_000
 
+#: The largest string or BLOB a custom query may make or read (SQLite's default is 1 GB):
+#: one call of ``replace`` or ``group_concat`` runs to its end between two looks at the clock.
+MAX_VALUE_BYTES = 64 << 20
+
+#: ``SQLITE_LIMIT_LENGTH``, which the ``sqlite3`` module names only from Python 3.11
+_LIMIT_LENGTH = 0
+
 #: The authorizer's action codes by name, so that a refusal says what the query attempted.
 _ACTION_NAMES: dict[int, str] = {
     getattr(sqlite3, f"SQLITE_{name}"): name.replace("_", " ")
@@ -228,17 +235,23 @@ def _fetch_within(cursor: sqlite3.Cursor, max_rows: int) -> list[tuple[Any, ...]
 
 @contextmanager
 def _deadline(db: sqlite3.Connection, seconds: float) -> Iterator[Callable[[], bool]]:
-    """Interrupt the connection's statements after ``seconds``; yields "has it run out?"."""
+    """Interrupt the connection's statements after ``seconds``, and cap the size of one value
+    at :data:`MAX_VALUE_BYTES`; yields "has the time run out?"."""
     deadline = time.monotonic() + seconds
 
     def spent() -> bool:
         return time.monotonic() > deadline
 
     db.set_progress_handler(spent, _PROGRESS_INTERVAL)
+    # Connection.setlimit is Python 3.11+; on 3.10 the time and row budgets still hold
+    setlimit = getattr(db, "setlimit", None)
+    length = setlimit(_LIMIT_LENGTH, MAX_VALUE_BYTES) if setlimit else None
     try:
         yield spent
     finally:
         db.set_progress_handler(None, 0)
+        if setlimit and length is not None:
+            setlimit(_LIMIT_LENGTH, length)
 
 
 @contextmanager
