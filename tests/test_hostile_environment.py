@@ -11,7 +11,10 @@ One line per case:
 * a full disk while writing a CSV export: exit 4 naming the export, no partial file;
 * the backup touched or replaced while it is scanned: backup-archive fails, the rest not checked;
 * entities.xml in another layout (two spaces, tabs, one line): streamed, the XML rules pass;
-* a 64 MB one-line entities.xml is scanned under a 400 MB address-space limit (one piece: 1 GB);
+* a 64 MB one-line entities.xml is scanned under a 400 MB address-space limit (one piece: 850 MB);
+* custom_rules (in tests/test_custom_rules.py): a runaway cross join stops at its ``timeout``, a
+  query over ``max_rows`` stops, ``fts3_tokenizer``/``load_extension``/unlisted functions are
+  refused, one value over 64 MB is refused, and a ``finding`` with a format spec is exit 4.
 """
 
 from __future__ import annotations
@@ -375,7 +378,7 @@ print(reason, db.execute("SELECT count(*) FROM issue").fetchone()[0])
 
 
 def test_one_line_entities_xml_is_scanned_in_flat_memory(tmp_path: Path) -> None:
-    """64 MB on one line, scanned under a 400 MB address-space limit: one piece would need 1 GB."""
+    """64 MB on one line, scanned under a 400 MB address-space limit: one piece needs 850 MB."""
     small = tmp_path / "small.zip"
     write_backup(small, SynthSpec(issues=600))
     xml = one_line(zipfile.ZipFile(small).read("entities.xml"))
