@@ -29,7 +29,12 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from pytest_jiramigrate.emails import DEFAULT_DENY_DOMAINS
 from pytest_jiramigrate.limits import ArchiveLimits
 from pytest_jiramigrate.rules.base import SEVERITIES, Rule, RuleSettings, Threshold
-from pytest_jiramigrate.rules.custom import custom_rule_entry, format_problem, sql_rule
+from pytest_jiramigrate.rules.custom import (
+    QueryBudget,
+    custom_rule_entry,
+    format_problem,
+    sql_rule,
+)
 from pytest_jiramigrate.sizes import format_size, parse_size
 
 Plan = Literal["free", "standard", "premium", "enterprise"]
@@ -621,6 +626,24 @@ def _finding_format(document: _Document, node: Node, key: str) -> str:
     return value
 
 
+#: A custom query's time budget: seconds (``30``, ``30s``, ``0.5s``) or minutes (``2m``).
+_DURATION = re.compile(r"(?P<number>\d+(?:\.\d+)?)\s*(?P<unit>s|m)?")
+
+
+def _duration(document: _Document, node: Node, key: str) -> float:
+    """Seconds, from ``30``, ``30s``, ``0.5s`` or ``2m``; more than zero."""
+    written = node.value if isinstance(node, ScalarNode) and not _is_null(node) else None
+    match = _DURATION.fullmatch(written.strip()) if isinstance(written, str) else None
+    if match is None:
+        raise document.error(
+            node, key, f"expected a duration such as 30s or 2m, got {_describe(node)}"
+        )
+    seconds = float(match["number"]) * (60 if match["unit"] == "m" else 1)
+    if seconds <= 0:
+        raise document.error(node, key, f"must be more than 0 seconds, got {written}")
+    return seconds
+
+
 _CUSTOM_RULE_FIELDS: dict[str, Converter] = {
     "id": _rule_id,
     "title": _text,
@@ -630,6 +653,8 @@ _CUSTOM_RULE_FIELDS: dict[str, Converter] = {
     "sql": _text,
     "finding": _finding_format,
     "max_findings": _whole_number(minimum=0),
+    "timeout": _duration,
+    "max_rows": _whole_number(minimum=1),
 }
 
 
@@ -677,5 +702,10 @@ def _read_custom_rules(
             )
         first_line[rule_id] = id_node.start_mark.line + 1
         max_findings = fields.pop("max_findings", None)
-        custom.append((sql_rule(**fields), max_findings))
+        default = QueryBudget()
+        budget = QueryBudget(
+            seconds=fields.pop("timeout", default.seconds),
+            max_rows=fields.pop("max_rows", default.max_rows),
+        )
+        custom.append((sql_rule(**fields, budget=budget), max_findings))
     return custom

@@ -11,6 +11,7 @@ import pytest
 from pytest_jiramigrate.outcome import Outcome
 from pytest_jiramigrate.report.text import Crash, FailureRepr, failure_text
 from pytest_jiramigrate.rules.base import Rule
+from pytest_jiramigrate.terminal import printable
 from pytest_jiramigrate.warning import JiraReadinessWarning
 
 if TYPE_CHECKING:
@@ -59,7 +60,7 @@ class RuleItem(pytest.Item):
         outcome = self.outcome = jira.check(self.parent.target, self.rule)
         self.user_properties += jira.properties(outcome)
         if outcome.status == "skipped" or outcome.reason.startswith("not checked"):
-            self.add_marker(pytest.mark.skip(reason=outcome.reason))
+            self.add_marker(pytest.mark.skip(reason=printable(outcome.reason)))
 
     def runtest(self) -> None:
         outcome = self.outcome
@@ -83,7 +84,8 @@ class RuleItem(pytest.Item):
                 jira.config.max_listed,
                 placeholders=jira.placeholders(self.parent.target),
             )
-            return FailureRepr(text, Crash(str(self.path), None, self.outcome.summary))
+            crash = Crash(str(self.path), None, printable(self.outcome.summary))
+            return FailureRepr(text, crash)
         return super().repr_failure(excinfo, style=style)
 
     def reportinfo(self) -> tuple[Any, int, str]:

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from pytest_jiramigrate import hookspecs
+from pytest_jiramigrate.space import NoSpaceError
+from pytest_jiramigrate.terminal import printable
 
 if TYPE_CHECKING:
     from pytest_jiramigrate.session import JiraSession
@@ -208,11 +210,14 @@ class ReadinessRun:
             for t in self.jira.targets
         ):
             return
-        facts = self.jira.facts()
+        try:
+            facts = self.jira.facts()
+        except NoSpaceError as error:  # no rule can be checked without its facts
+            pytest.exit(printable(str(error)), returncode=pytest.ExitCode.USAGE_ERROR)
         reporter = session.config.pluginmanager.get_plugin("terminalreporter")
         if reporter is not None:
             reporter.ensure_newline()
-            reporter.write_line(self.jira.inventory_line(facts))
+            reporter.write_line(printable(self.jira.inventory_line(facts)))
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> Generator[None, object, object]:
@@ -259,28 +264,32 @@ class ReadinessRun:
         source = jira.config.path or "built-in defaults"
         lines = [f"jiramigrate: config {source}"]
         lines += [f"jiramigrate: {t.kind} {t.path}" for t in jira.targets]
-        return lines
+        return [printable(line) for line in lines]
 
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
         if not self.jira.entries:
             return
         terminalreporter.section("jiramigrate readiness")
         for line in self.jira.summary_table():
-            terminalreporter.write_line(line)
+            terminalreporter.write_line(printable(line))
         written = self.jira.written_report
         if written is not None:
-            terminalreporter.write_line(f"JSON report written to {written}")
+            terminalreporter.write_line(printable(f"JSON report written to {written}"))
         if self.jira.exports:
             count, where = len(self.jira.exports), self.jira.export_dir
-            terminalreporter.write_line(f"{count} CSV exports of offenders written to {where}")
+            terminalreporter.write_line(
+                printable(f"{count} CSV exports of offenders written to {where}")
+            )
         unchecked = self.jira.unchecked()
         if unchecked:
             from pytest_jiramigrate.rules.base import plural
 
             reasons = sorted({str(entry["message"]) for entry in unchecked})
             terminalreporter.write_line(
-                f"{plural(len(unchecked), 'error-severity rule')} not checked, so the run "
-                f"cannot pass (exit code {int(UNCHECKED_EXIT_CODE)}): " + "; ".join(reasons),
+                printable(
+                    f"{plural(len(unchecked), 'error-severity rule')} not checked, so the run "
+                    f"cannot pass (exit code {int(UNCHECKED_EXIT_CODE)}): " + "; ".join(reasons)
+                ),
                 red=True,
             )
 
@@ -288,6 +297,9 @@ class ReadinessRun:
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         if hasattr(session.config, "workerinput"):  # a pytest-xdist worker reports nothing
             return
-        self.jira.write_reports()
+        try:
+            self.jira.write_reports()
+        except NoSpaceError as error:
+            pytest.exit(printable(str(error)), returncode=pytest.ExitCode.USAGE_ERROR)
         if session.exitstatus == pytest.ExitCode.OK and self.jira.unchecked():
             session.exitstatus = UNCHECKED_EXIT_CODE

@@ -19,6 +19,8 @@ from collections.abc import Callable
 
 import pytest
 
+from pytest_jiramigrate.terminal import printable
+
 #: seconds between two redraws: faster is flicker, and costs the scan loop time
 REDRAW_INTERVAL = 0.25
 _MB = 1_000_000
@@ -47,7 +49,7 @@ class ScanProgress:
             else None
         )
         self._total = max(total_bytes, 0)
-        self._label = label
+        self._label = printable(label)
         self._min_seconds = min_seconds
         self._clock = clock
         self._started = clock()

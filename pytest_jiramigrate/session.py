@@ -12,6 +12,7 @@ import shlex
 import shutil
 import tempfile
 import time
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,7 +39,9 @@ from pytest_jiramigrate.report.text import failure_text
 from pytest_jiramigrate.rules.base import Rule, plural
 from pytest_jiramigrate.rules.media import set_current_target
 from pytest_jiramigrate.sizes import format_size
+from pytest_jiramigrate.space import NoSpaceError, out_of_space
 from pytest_jiramigrate.store import NO_BACKUP, backup_store, media_store
+from pytest_jiramigrate.terminal import name_text, printable
 
 #: the ``workerinput`` key by which pytest-xdist workers learn when the run started
 RUN_STARTED = "jiramigrate_run_started"
@@ -87,11 +90,28 @@ class JiraSession:
         return [rule for rule in self.rules if rule.target == target.kind]
 
     def cache_dir(self) -> Path:
-        """Under pytest's cache directory; a temporary one with ``-p no:cacheprovider``."""
+        """Under pytest's cache directory; a temporary one with ``-p no:cacheprovider``.
+
+        A read-only working directory, where the cache cannot be made, is no
+        reason to stop: pytest itself only warns there, and so does this run,
+        keeping the facts in a temporary store that the next run makes again.
+        """
         cache = getattr(self.pytest_config, "cache", None)
-        if cache is not None:
+        if cache is None:
+            return self.scratch()
+        try:
             return Path(cache.mkdir("jiramigrate"))
-        return self.scratch()
+        except OSError as error:
+            warnings.warn(
+                pytest.PytestCacheWarning(
+                    "jiramigrate: cannot create its directory in pytest's cache "
+                    f"({printable(str(error))}); the facts are kept in a temporary store "
+                    "for this run only, so the next run scans the backup again. Make the "
+                    "directory writable or set cache_dir in the pytest configuration."
+                ),
+                stacklevel=1,
+            )
+            return self.scratch()
 
     def scratch(self) -> Path:
         """A directory of this run only, removed when the run ends."""
@@ -250,7 +270,7 @@ class JiraSession:
         """The JSON report (schema ``jiramigrate-report/1``)."""
         backup: dict[str, Any] = {}
         if self.backup is not None:
-            backup = {"path": str(self.backup.path), "name": self.backup.name}
+            backup = {"path": name_text(self.backup.path), "name": self.backup.name}
             facts = self.facts()
             meta = facts.meta
             backup.update(
@@ -289,22 +309,35 @@ class JiraSession:
 
 
 def write_atomically(path: Path, text: str) -> None:
-    """Write under a temporary name, then rename: a reader never sees half a report."""
+    """Write under a temporary name, then rename: a reader never sees half a report.
+
+    A full disk is a :class:`NoSpaceError` naming the report and its size, and
+    leaves neither a partial file nor a damaged old report behind.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    data = text.encode("utf-8")
     try:
-        partial.write_text(text, encoding="utf-8")
+        partial.write_bytes(data)
         os.replace(partial, path)
+    except OSError as error:
+        if out_of_space(error):
+            raise NoSpaceError(path, len(data), "write the report to another disk") from error
+        raise
     finally:
         partial.unlink(missing_ok=True)
 
 
 def targets(backup: Path | None, media: Sequence[Path]) -> list[Target]:
-    """The collected targets, named by file name (``site-backup.zip``), kept unique."""
-    found = [Target("backup", backup, backup.name)] if backup is not None else []
+    """The collected targets, named by file name (``site-backup.zip``), kept unique.
+
+    A name is also a node id, which pytest prints and writes to its cache and
+    every report: bytes that are not UTF-8 and control characters are shown
+    escaped (:func:`printable`)."""
+    found = [Target("backup", backup, printable(backup.name))] if backup is not None else []
     names = {t.name for t in found}
     for path in media:
-        name = path.name or str(path)
+        name = printable(path.name or str(path))
         while name in names:
             name = f"{name}~"
         names.add(name)

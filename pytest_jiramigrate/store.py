@@ -18,6 +18,7 @@ import json
 import os
 import shutil
 import sqlite3
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -31,6 +32,13 @@ from pytest_jiramigrate.scan.backup import (
     scan_backup,
 )
 from pytest_jiramigrate.scan.media import scan_media
+from pytest_jiramigrate.space import NoSpaceError, out_of_space
+
+#: A facts store takes about a fifth of the XML it was scanned from.
+STORE_SHARE_OF_XML = 0.2
+
+#: Where a facts store can go instead, said when the cache's disk is full.
+ELSEWHERE = "point pytest's cache at a disk with room (-o cache_dir=PATH)"
 
 
 def fingerprint(path: Path, limits: ArchiveLimits) -> str:
@@ -110,9 +118,23 @@ def backup_store(
         try:
             scan_backup(path, partial, limits, progress)
             os.replace(partial, store)
+        except (OSError, sqlite3.Error) as error:
+            if out_of_space(error):
+                raise NoSpaceError(partial, store_size_estimate(path), ELSEWHERE) from error
+            raise
         finally:
             partial.unlink(missing_ok=True)
     return store
+
+
+def store_size_estimate(backup: Path) -> int | None:
+    """About how large the facts store of ``backup`` grows (None when the zip cannot say)."""
+    try:
+        with zipfile.ZipFile(backup) as archive:
+            xml = sum(i.file_size for i in archive.infolist() if i.filename.endswith(".xml"))
+    except (OSError, zipfile.BadZipFile):
+        return None
+    return int(xml * STORE_SHARE_OF_XML)
 
 
 def _usable(store: Path, scanned_since: float | None = None) -> bool:
@@ -157,6 +179,17 @@ def media_store(
     Media are inventoried on every run (a directory walk reads no contents);
     the backup's cached store is copied, never written to.
     """
+    try:
+        return Facts(_media_db(backup, media, work, limits))
+    except (OSError, sqlite3.Error) as error:
+        if out_of_space(error):
+            raise NoSpaceError(work, None, "point TMPDIR at a disk with room") from error
+        raise
+
+
+def _media_db(
+    backup: Path | None, media: list[tuple[Path, str]], work: Path, limits: ArchiveLimits
+) -> sqlite3.Connection:
     if backup is not None:
         shutil.copyfile(backup, work)
         db = sqlite3.connect(work, isolation_level=None, check_same_thread=False)
@@ -168,4 +201,4 @@ def media_store(
         )
     for path, name in media:
         scan_media(path, db, name, limits)
-    return Facts(db)
+    return db

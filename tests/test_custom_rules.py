@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_jiramigrate.rules.custom import SQLError, run_read_only
+from pytest_jiramigrate.rules.custom import QueryBudget, SQLError, run_read_only
 from pytest_jiramigrate.synth import Manifest, SynthSpec, write_backup
 
 CONTRACTORS = "contractors.acmecorp.com"
@@ -229,6 +229,9 @@ def test_yaml_rule_settings_are_overridden_under_rules(
         ("ATTACH DATABASE ':memory:' AS other", "query asks for ATTACH (:memory:)"),
         ("PRAGMA writable_schema = 1", "query asks for PRAGMA (writable_schema, 1)"),
         ("SELECT 1; DELETE FROM user", "SQL error: You can only execute one statement at a time"),
+        ("SELECT fts3_tokenizer('simple')", "the query calls fts3_tokenizer(), which custom rules"),
+        ("SELECT load_extension('evil.so')", "the query calls load_extension(), which custom"),
+        ("SELECT zeroblob(1000000000)", "the query calls zeroblob(), which custom rules may not"),
     ],
 )
 def test_bad_or_writing_query_is_that_items_error(
@@ -260,6 +263,100 @@ def test_finding_format_naming_a_missing_column_is_that_items_error(
             "*the finding format names {login} "
             "but the query returns only the columns user_name, email"
         ]
+    )
+
+
+def test_listed_functions_are_allowed(
+    pytester: pytest.Pytester, staff_backup: tuple[Path, Manifest]
+) -> None:
+    sql = (
+        "SELECT lower(user_name) AS name, count(*) OVER () AS n, "
+        "json_extract(json_object('a', 1), '$.a') AS one, substr(email, 1, 3) AS head "
+        "FROM user WHERE active = 0 AND email LIKE '%@%' ORDER BY name"
+    )
+    config = INACTIVE_USERS_RULE.replace(
+        "SELECT user_name, email FROM user WHERE active = 0 ORDER BY user_name", f'"{sql}"'
+    )
+
+    result = run(pytester, staff_backup[0], "-k", "no-inactive-users", config=config)
+
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*returned 2 offending rows*", "*n=2, one=1, head=*"])
+
+
+#: Twelve copies of the user table joined: 6**12 rows, which would run for hours.
+CROSS_JOIN = "SELECT count(*) FROM " + ", ".join(f"user u{index}" for index in range(12))
+
+
+@pytest.mark.parametrize(
+    ("sql", "budget", "message"),
+    [
+        (CROSS_JOIN, "timeout: 0.2s", "ran out of its time budget of 0.2 s and was stopped"),
+        (
+            "SELECT user_name FROM user",
+            "max_rows: 3",
+            "returned more than 3 rows, its row budget, and was stopped",
+        ),
+    ],
+    ids=["timeout", "max-rows"],
+)
+def test_query_over_its_budget_fails_its_item(
+    pytester: pytest.Pytester,
+    staff_backup: tuple[Path, Manifest],
+    sql: str,
+    budget: str,
+    message: str,
+) -> None:
+    config = (
+        INACTIVE_USERS_RULE.replace(
+            "SELECT user_name, email FROM user WHERE active = 0 ORDER BY user_name", f'"{sql}"'
+        )
+        + f"    {budget}\n"
+    )
+
+    result = run(pytester, staff_backup[0], "-k", "no-inactive-users", config=config)
+
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([f"*rule no-inactive-users raised SQLError: *{message}*"])
+
+
+def test_query_within_its_budget_runs_to_the_end() -> None:
+    db = sqlite3.connect(":memory:")
+    db.execute("CREATE TABLE user (user_name TEXT)")
+    db.executemany("INSERT INTO user VALUES (?)", [(f"user{index}",) for index in range(3)])
+
+    assert run_read_only(db, "SELECT count(*) FROM user", QueryBudget(max_rows=1)) == (
+        ["count(*)"],
+        [(3,)],
+    )
+    assert len(run_read_only(db, "SELECT * FROM user", QueryBudget(max_rows=3))[1]) == 3
+    with pytest.raises(SQLError, match=r"time budget of 0\.05 s"):
+        run_read_only(
+            db,
+            "SELECT count(*) FROM user a, user b, user c, user d, user e, "
+            "user f, user g, user h, user i, user j, user k, user l, user m, "
+            "user n, user o, user p, user q, user r, user s, user t, user u",
+            QueryBudget(seconds=0.05),
+        )
+    # the progress handler is gone again: a long query on the shared connection is not stopped
+    assert run_read_only(db, "SELECT count(*) FROM user a, user b")[1] == [(9,)]
+
+
+@pytest.mark.skipif(not hasattr(sqlite3.Connection, "setlimit"), reason="Python 3.11+")
+def test_one_huge_value_is_refused_and_the_limit_restored() -> None:
+    db = sqlite3.connect(":memory:")
+    db.execute("CREATE TABLE user (user_name TEXT)")
+    db.execute("INSERT INTO user VALUES (?)", ("x" * 1000,))
+    # each replace multiplies the length by 1000: 1 GB after two, made in one VM step each
+    sql = "SELECT length(replace(replace(user_name, 'x', user_name), 'x', user_name)) FROM user"
+
+    with pytest.raises(SQLError, match="string or blob too big"):
+        run_read_only(db, sql)
+
+    assert db.getlimit(sqlite3.SQLITE_LIMIT_LENGTH) == 1_000_000_000
+    assert run_read_only(db, "SELECT length(replace(user_name, 'x', user_name)) FROM user") == (
+        ["length(replace(user_name, 'x', user_name))"],
+        [(1_000_000,)],
     )
 
 
@@ -321,6 +418,27 @@ SECOND_RULE = INACTIVE_USERS_RULE.replace("custom_rules:\n", "")
             "jiramigrate.yaml:7: custom_rules[0].finding: {user_name.__class__} is not a column*",
         ),
         (
+            INACTIVE_USERS_RULE + '    finding: "{user_name:>200000000}"\n',
+            "jiramigrate.yaml:7: custom_rules[0].finding: "
+            "{user_name:>200000000} has a format spec or conversion; write a plain {user_name}",
+        ),
+        (
+            INACTIVE_USERS_RULE + '    finding: "{user_name!r}"\n',
+            "jiramigrate.yaml:7: custom_rules[0].finding: {user_name!r} has a format spec*",
+        ),
+        (
+            INACTIVE_USERS_RULE + "    timeout: soon\n",
+            "jiramigrate.yaml:7: custom_rules[0].timeout: expected a duration such as 30s or 2m*",
+        ),
+        (
+            INACTIVE_USERS_RULE + "    timeout: 0s\n",
+            "jiramigrate.yaml:7: custom_rules[0].timeout: must be more than 0 seconds, got 0s",
+        ),
+        (
+            INACTIVE_USERS_RULE + "    max_rows: 0\n",
+            "jiramigrate.yaml:7: custom_rules[0].max_rows: must be >= 1, got 0",
+        ),
+        (
             "custom_rules:\n  id: one-rule\n",
             "jiramigrate.yaml:2: custom_rules: expected a list of rules*",
         ),
@@ -332,7 +450,8 @@ SECOND_RULE = INACTIVE_USERS_RULE.replace("custom_rules:\n", "")
     ],
     ids=[
         "missing-sql", "unknown-key", "duplicate-id", "builtin-id", "not-kebab-case",
-        "bad-severity", "broken-format", "format-attribute", "not-a-list", "override-typo",
+        "bad-severity", "broken-format", "format-attribute", "format-spec", "format-conversion",
+        "bad-timeout", "zero-timeout", "zero-max-rows", "not-a-list", "override-typo",
     ],
 )  # fmt: skip
 def test_invalid_custom_rules_are_usage_errors_with_line_and_key(

@@ -11,7 +11,9 @@ import io
 import sqlite3
 import tarfile
 import zipfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any, BinaryIO
 
 import pytest
 
@@ -33,13 +35,15 @@ def dump(db: sqlite3.Connection) -> dict[str, list[tuple[object, ...]]]:
     }
 
 
-def both(xml: bytes, tmp_path: Path) -> tuple[dict, dict]:
-    """The facts of ``xml`` by the reference scan and by the fast scan."""
+def both(
+    xml: bytes, tmp_path: Path, opener: Callable[[bytes], BinaryIO] = io.BytesIO
+) -> tuple[dict, dict]:
+    """The facts of ``xml`` (read through ``opener``) by the reference scan and the fast scan."""
     results = []
     for name, scan in (("reference", scan_entities_reference), ("fast", pieces.scan_entities)):
         db = facts.create(tmp_path / f"{name}.sqlite")
         db.execute("BEGIN")
-        reason = scan(io.BytesIO(xml), db)
+        reason = scan(opener(xml), db)
         db.execute("COMMIT")
         results.append((reason, dump(db)))
         db.close()
@@ -125,3 +129,90 @@ def test_hand_made_edge_cases(xml: bytes, tmp_path: Path, monkeypatch: pytest.Mo
     monkeypatch.setattr(pieces, "PIECE", 16)
     reference, fast = both(xml, tmp_path)
     assert fast == reference
+
+
+# --- valid files in layouts other than Jira's: no cut points, streamed in flat memory ---
+
+
+def two_spaces(xml: bytes) -> bytes:
+    """What ``xmllint --format`` writes: rows indented by two spaces, their children by four."""
+    return xml.replace(b"\n    <", b"\n  <").replace(b"\n        <", b"\n    <")
+
+
+def tabs(xml: bytes) -> bytes:
+    return xml.replace(b"\n    <", b"\n\t<").replace(b"\n        <", b"\n\t\t<")
+
+
+def one_line(xml: bytes) -> bytes:
+    return xml.replace(b">\n    <", b"><").replace(b">\n        <", b"><")
+
+
+LAYOUTS = {"two-spaces": two_spaces, "tabs": tabs, "one-line": one_line}
+
+#: what one read of the trickling stream returns at most, as a zip member's inflater does
+TRICKLE = 4096
+
+
+class Trickle(io.RawIOBase):
+    """A stream that hands out at most :data:`TRICKLE` bytes a read."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = memoryview(data)
+        self.at = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        size = min(len(buffer), TRICKLE, len(self.data) - self.at)
+        buffer[:size] = self.data[self.at : self.at + size]
+        self.at += size
+        return size
+
+
+@pytest.mark.parametrize("fault", ["none", "control-char"])
+@pytest.mark.parametrize("layout", sorted(LAYOUTS))
+def test_other_layouts_are_streamed_with_the_same_facts(
+    layout: str, fault: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pieces, "UNCUT_LIMIT", 8192)
+    cut = pieces.cut_pieces
+    sizes: list[tuple[int, bool]] = []
+
+    def recorded(*args: object) -> Iterator[pieces.Piece]:
+        for piece in cut(*args):
+            sizes.append((len(piece.data), piece.uncut))
+            yield piece
+
+    monkeypatch.setattr(pieces, "cut_pieces", recorded)
+    zipped = tmp_path / "b.zip"
+    write_backup(zipped, SynthSpec(faults=[] if fault == "none" else [fault]))
+    with zipfile.ZipFile(zipped) as archive:
+        xml = LAYOUTS[layout](archive.read("entities.xml"))
+    assert len(xml) > 20 * 8192
+
+    reference, fast = both(xml, tmp_path, Trickle)
+
+    assert fast == reference
+    assert fast["user"]
+    assert sizes[-1][1], "the rest of the file was streamed"
+    assert max(size for size, _ in sizes) <= 2 * 8192, sizes  # never one huge piece
+
+
+def test_streamed_rest_of_another_layout_reports_its_progress(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pieces, "UNCUT_LIMIT", 8192)
+    zipped = tmp_path / "b.zip"
+    write_backup(zipped, SynthSpec())
+    with zipfile.ZipFile(zipped) as archive:
+        xml = one_line(archive.read("entities.xml"))
+    done: list[int] = []
+    db = facts.create(tmp_path / "facts.sqlite")
+
+    reason = pieces.scan_entities(Trickle(xml), db, len(xml), done.append)
+
+    assert reason is None
+    assert done == sorted(done)
+    assert len(done) > 10
+    assert done[-1] == len(xml)

@@ -17,6 +17,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from pytest_jiramigrate.space import NoSpaceError, out_of_space
+
 #: The columns an administrator looks for first, in this order, when an item has them.
 PREFERRED_COLUMNS: tuple[str, ...] = (
     "target",
@@ -166,6 +168,8 @@ def write_csv_atomically(
             for row in rows:
                 writer.writerow([cell(row.get(name)) for name in header])
         os.replace(temporary, path)
-    except BaseException:
+    except BaseException as error:
         temporary.unlink(missing_ok=True)
+        if out_of_space(error):
+            raise NoSpaceError(path, None, "write the exports to another disk") from error
         raise

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pytest_jiramigrate.outcome import Outcome
+from pytest_jiramigrate.terminal import printable
 
 INDENT = "    "
 
@@ -23,11 +24,12 @@ def failure_text(
 
     ``full=False`` stops after the offenders, for the warnings summary.
     ``placeholders`` fill the fix text's ``<backup>``-style names, so that a
-    command in it can be copied and run as it stands.
+    command in it can be copied and run as it stands.  Every line is made
+    :func:`~pytest_jiramigrate.terminal.printable`: findings quote the backup.
     """
     rule, verdict = outcome.rule, outcome.verdict
     if verdict is None:
-        return outcome.reason
+        return printable(outcome.reason)
     findings = verdict.findings or verdict.advisories
     lines = [verdict.summary, ""]
     lines.append(f"Offenders ({len(findings)}, allowed {outcome.settings.max_findings}):")
@@ -38,7 +40,7 @@ def failure_text(
             "(--jira-report writes all of them to the JSON report)"
         )
     if not full:
-        return "\n".join(lines)
+        return _printable_text(lines)
     lines += ["", "Why Jira Cloud cares:"]
     lines += textwrap.wrap(rule.why, width, initial_indent=INDENT, subsequent_indent=INDENT)
     lines += ["", "How to fix it on the server, then take a new backup:"]
@@ -55,7 +57,12 @@ def failure_text(
     if rule.sql:
         lines += ["", "Find them in the Jira database with:"]
         lines += [INDENT + line for line in rule.sql.splitlines()]
-    return "\n".join(lines)
+    return _printable_text(lines)
+
+
+def _printable_text(lines: list[str]) -> str:
+    """The lines joined, each with its control characters escaped (a CR or LF in a finding too)."""
+    return "\n".join(printable(line) for line in lines)
 
 
 @dataclass(frozen=True)

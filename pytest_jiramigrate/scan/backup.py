@@ -24,6 +24,7 @@ from pytest_jiramigrate.scan.archive import (
     open_member,
 )
 from pytest_jiramigrate.scan.pieces import scan_entities
+from pytest_jiramigrate.terminal import name_text
 
 #: Part of the cache key: bump when the scan would produce different facts.
 SCANNER_VERSION = "1"
@@ -59,7 +60,10 @@ def scan_backup(
     db = facts.create(store)
     try:
         db.execute("BEGIN")  # one transaction: SQLite commits per statement otherwise
+        before = _identity(path)
         _scan_into(db, path, limits, progress)
+        if _identity(path) != before:
+            _changed_while_read(db)
         facts.summarize(db)
         db.execute("COMMIT")
         db.executescript(facts.INDEXES)
@@ -68,10 +72,34 @@ def scan_backup(
         db.close()
 
 
+def _identity(path: Path) -> tuple[int, ...] | None:
+    """What changes when the file is written to or replaced: size, mtime, inode, device."""
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    return (info.st_size, info.st_mtime_ns, info.st_ino, info.st_dev)
+
+
+#: why nothing read from a backup that changed during its scan can be trusted
+CHANGED_WHILE_READ = (
+    "the file changed while it was read (its size, modification time or inode differ "
+    "after the scan), so its hash and facts may mix two versions; wait until the backup "
+    "is written completely, and check it again"
+)
+
+
+def _changed_while_read(db: sqlite3.Connection) -> None:
+    """Fail ``backup-archive`` and leave every other backup rule not checked."""
+    _problems(db, [("changed-while-read", None, CHANGED_WHILE_READ)])
+    reason = "the backup changed while it was read (see backup-archive)"
+    _sources(db, **dict.fromkeys(BACKUP_SOURCES, reason))
+
+
 def _scan_into(
     db: sqlite3.Connection, path: Path, limits: ArchiveLimits, progress: ProgressFactory | None
 ) -> None:
-    meta = {"backup_path": str(path), "backup_name": path.name}
+    meta = {"backup_path": name_text(path), "backup_name": name_text(path.name)}
     checksum = sha256_of(path) if path.is_file() else None
     if checksum:
         meta["sha256"] = checksum

@@ -25,6 +25,7 @@ from pathlib import Path
 
 from pytest_jiramigrate.limits import ArchiveLimits
 from pytest_jiramigrate.scan.archive import inspect_zip
+from pytest_jiramigrate.terminal import name_text
 
 MEDIA_SCHEMA = """
 CREATE TABLE IF NOT EXISTS media_target (
@@ -145,7 +146,7 @@ def scan_media(path: Path, db: sqlite3.Connection, target_name: str, limits: Arc
         writer.flush()
         db.execute(
             "INSERT INTO media_target VALUES (?, ?, ?, ?, ?, ?)",
-            (target_name, str(path), kind, writer.total_bytes, writer.file_count, zip_bytes),
+            (target_name, name_text(path), kind, writer.total_bytes, writer.file_count, zip_bytes),
         )
         db.execute("INSERT OR REPLACE INTO source VALUES (?, ?)", (f"media:{target_name}", reason))
     except BaseException:
@@ -199,11 +200,12 @@ def _walk_directory(root: Path, writer: _Writer) -> None:
 def _entries(
     directory: str, relative: str, writer: _Writer
 ) -> Iterator[tuple[os.DirEntry[str], str]]:
-    """The entries of one directory; an unreadable one becomes a problem, not an error."""
+    """The entries of one directory, each with its name as text (bytes that are not UTF-8
+    escaped); an unreadable directory becomes a problem, not an error."""
     try:
         with os.scandir(directory) as entries:
             for entry in entries:
-                yield entry, entry.name
+                yield entry, name_text(entry.name)
     except OSError as error:
         shown = relative.rstrip("/") or "."
         writer.problem("unreadable-dir", shown, f"cannot list {shown}: {error.strerror or error}")

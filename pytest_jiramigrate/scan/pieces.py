@@ -14,7 +14,11 @@ into the facts store in document order, so the facts equal those of
 the real corpus and on every injected fault).
 
 A piece whose parse fails is read again with the pull parser, which keeps the
-rows before the error; nothing after the first error is taken as a fact.
+rows before the error; nothing after the first error is taken as a fact.  A
+valid file in another layout (``xmllint --format`` indents by two spaces,
+other tools by tabs or not at all) has no cut points: once
+:data:`UNCUT_LIMIT` bytes hold none, the rest of the file goes to the pull
+parser too, in flat memory, instead of becoming one huge piece.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from typing import BinaryIO
 from lxml import etree
 
 from pytest_jiramigrate.scan.entities import (
+    CHUNK,
     FILE,
     Header,
     ReferenceScan,
@@ -55,6 +60,10 @@ from pytest_jiramigrate.scan.xmlchars import BadChar, CharScanner
 PIECE = 1 << 20
 #: below this size the pieces are parsed in this process (no workers to start)
 PARALLEL_FROM = 32 << 20
+#: bytes without a cut point after which the rest is streamed through the reference scan:
+#: a piece costs about ten times its size to parse, and a file not in Jira's layout has no
+#: cut point at all (a single row this large is an attack, and streamed as well)
+UNCUT_LIMIT = 16 << 20
 ROOT = b"entity-engine-xml"
 _ROOT_TAG = re.compile(rb"<entity-engine-xml(?:\s[^>]*)?>")
 _ROW_START = b"\n    <"
@@ -79,6 +88,8 @@ class Piece:
     encoding: str
     first: bool
     last: bool
+    #: no cut point was found: this piece and the rest of the stream go to the reference scan
+    uncut: bool = False
 
 
 @dataclass
@@ -129,7 +140,11 @@ def find_cut(data: bytes, low: int) -> int | None:
 
 
 def cut_pieces(blocks: Iterator[bytes], head: bytes, encoding: str) -> Iterator[Piece]:
-    """Cut the stream (``head`` then ``blocks``) into row-aligned pieces."""
+    """Cut the stream (``head`` then ``blocks``) into row-aligned pieces.
+
+    When :data:`UNCUT_LIMIT` bytes hold no cut point, the last piece is
+    ``uncut`` and the rest of ``blocks`` is left unread, for the reference scan.
+    """
     root = _ROOT_TAG.search(head)
     low = root.end() if root else 0
     buffer, offset, lines, index = head, 0, 0, 0
@@ -139,7 +154,10 @@ def cut_pieces(blocks: Iterator[bytes], head: bytes, encoding: str) -> Iterator[
         if cut is None and not exhausted:
             cut = find_cut(buffer, low)
         if cut is None and not exhausted:  # no row starts in the whole buffer yet: read on
-            buffer, exhausted = _fill(buffer, blocks, len(buffer) + 1)
+            if len(buffer) >= UNCUT_LIMIT:  # not Jira's layout, or one huge row: stream it
+                yield Piece(index, buffer, offset, lines, encoding, index == 0, False, uncut=True)
+                return
+            buffer, exhausted = _fill(buffer, blocks, 2 * len(buffer))
             if not exhausted:
                 continue
         if cut is None:
@@ -166,9 +184,11 @@ def _fill(buffer: bytes, blocks: Iterator[bytes], size: int) -> tuple[bytes, boo
 def scan_piece(piece: Piece) -> PieceResult:
     """Parse one piece (in a worker): its rows, comments and forbidden characters.
 
-    A piece that does not parse comes back with ``failed`` set and no facts:
-    the main process reads on from it with the reference scan.
+    A piece that does not parse, or is ``uncut``, comes back with ``failed``
+    set and no facts: the main process reads on from it with the reference scan.
     """
+    if piece.uncut:
+        return PieceResult(piece.index, failed=True)
     chars = CharScanner(piece.encoding, offset=piece.offset, lines=piece.lines)
     masked, bad = chars.feed(piece.data)
     tail, more = chars.finish()
@@ -264,8 +284,10 @@ class FastScan:
         reason = None
         results = self._results(pieces, parallel=size >= PARALLEL_FROM)
         for piece, result in results:
-            if result.failed:
-                reason = self._read_on(piece, (later for later, _ in results))
+            if result.failed:  # the pieces cut after it, then what was never cut
+                uncut = _reporting_blocks(blocks, progress, piece) if progress else blocks
+                rest = itertools.chain((later.data for later, _ in results), uncut)
+                reason = self._read_on(piece, rest)
                 break
             self._take(result)
         finish_entities(self.db, self.file, self.rows, self.header)
@@ -314,7 +336,7 @@ class FastScan:
         if result.last_row != (None, None):
             self.last_row = result.last_row
 
-    def _read_on(self, piece: Piece, later: Iterator[Piece]) -> str | None:
+    def _read_on(self, piece: Piece, later: Iterator[bytes]) -> str | None:
         """From a piece that does not parse to the end, parse as one stream, as the reference
         scan does, so that the error is found where a whole-file parse finds it."""
         prefix = b"" if piece.first else PREFIX
@@ -328,13 +350,23 @@ class FastScan:
         chars = CharScanner(
             piece.encoding, offset=piece.offset - len(prefix), lines=scan.reader.line_offset
         )
-        blocks = itertools.chain([prefix, piece.data], (p.data for p in later))
+        blocks = itertools.chain([prefix], _slices(piece.data), later)
         reason = scan.parse(blocks, chars, None if piece.first else piece.encoding)
         self.rows.update(scan.reader.rows)
         return reason
 
 
+def _slices(data: bytes) -> Iterator[bytes]:
+    """``data`` in blocks of the size the reference scan reads: libxml2's push parser refuses
+    more than 10 MB fed at once ("Buffer size limit exceeded"), and an uncut piece is larger."""
+    view = memoryview(data)
+    for start in range(0, len(data), CHUNK):
+        yield bytes(view[start : start + CHUNK])
+
+
 def _submit(pool: ProcessPoolExecutor, piece: Piece) -> Future[PieceResult] | None:
+    if piece.uncut:  # nothing for a worker to parse: not worth sending it
+        return None
     try:
         return pool.submit(scan_piece, piece)
     except (BrokenProcessPool, RuntimeError):
@@ -356,6 +388,15 @@ def _reporting(pieces: Iterator[Piece], progress: Progress) -> Iterator[Piece]:
         done += len(piece.data)
         progress(done)
         yield piece
+
+
+def _reporting_blocks(blocks: Iterator[bytes], progress: Progress, after: Piece) -> Iterator[bytes]:
+    """The blocks left uncut after the last piece, ``after``, with the progress they make."""
+    done = after.offset + len(after.data)
+    for block in blocks:
+        done += len(block)
+        progress(done)
+        yield block
 
 
 def scan_entities(
