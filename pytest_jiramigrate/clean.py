@@ -61,6 +61,12 @@ _XML_ESCAPE = re.compile(r"&(amp|lt|gt|quot|apos|#[0-9]+|#x[0-9A-Fa-f]+);")
 _NAMED_ESCAPES = {"amp": "&", "lt": "<", "gt": ">", "quot": '"', "apos": "'"}
 
 
+class ByteSource(Protocol):
+    """Where XML is read from: an inflating zip member, or one with its first bytes put back."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
 class ByteSink(Protocol):
     """Where rewritten XML goes: a zip member being written, or a filter in front of one."""
 
@@ -204,7 +210,7 @@ def _change(file: str, bad: BadChar, entity: str | None, attributes: dict[str, s
 # --------------------------------------------------------------------------- cleaning
 
 
-def clean_stream(source: BinaryIO, sink: ByteSink, file: str, replacement: str) -> list[Change]:
+def clean_stream(source: ByteSource, sink: ByteSink, file: str, replacement: str) -> list[Change]:
     """Copy one XML stream without its forbidden characters; the changes made.
 
     The scanner masks each forbidden character with ``?`` of the same byte
