@@ -45,7 +45,7 @@ from pytest_jiramigrate.scan.xmlchars import is_xml_char
 SUMMARY_LIMIT = 255
 FIXES = ("characters", "memberships", "emails", "long-text", "app-data")
 #: an AO table prefix as written in a plan: ``AO_`` and six hex digits
-AO_PREFIX = re.compile(r"AO_[0-9A-Fa-f]{6}")
+AO_PREFIX = re.compile(r"AO_[0-9A-F]{6}", re.IGNORECASE)
 #: the columns of the e-mail CSV that say which user to change
 EMAIL_USER_COLUMN = "user"
 NEW_EMAIL_COLUMN = "new_email"
