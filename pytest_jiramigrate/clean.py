@@ -54,7 +54,7 @@ _TAG_AT = len(ROW_START) - 1  # where the ``<`` is in a match of ROW_START
 #: enough of a row's start tag to hold the attributes the log needs (``id``, ``issue``)
 ROW_HEAD = 4096
 _ROW_TAG = re.compile(rb"<([A-Za-z_][\w.\-]*)((?:\s[^>]*)?)")
-_ATTRIBUTE = re.compile(rb'\s([\w.:\-]+)="([^"]*)"')
+_ATTRIBUTE_TEXT = re.compile(r'\s([\w.:\-]+)="([^"]*)"')
 _KEY_ROWS = re.compile(rb"\n    <(Issue|Project)(\s[^>]*)>")
 #: the five predefined entities and character references: all an attribute value can hold
 _XML_ESCAPE = re.compile(r"&(amp|lt|gt|quot|apos|#[0-9]+|#x[0-9A-Fa-f]+);")
@@ -138,10 +138,8 @@ def xml_unescape(text: str) -> str:
 
 def attribute_values(attributes_text: bytes, encoding: str = "utf-8") -> dict[str, str]:
     """The attributes of a start tag, unescaped, by name."""
-    return {
-        name.decode("ascii", "replace"): xml_unescape(value.decode(encoding, "replace"))
-        for name, value in _ATTRIBUTE.findall(attributes_text)
-    }
+    text = attributes_text.decode(encoding, "replace")
+    return {name: xml_unescape(value) for name, value in _ATTRIBUTE_TEXT.findall(text)}
 
 
 def row_attributes(head: bytes) -> tuple[str | None, dict[str, str]]:

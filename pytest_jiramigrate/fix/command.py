@@ -125,7 +125,7 @@ def write_fixed(
 def _rewriter(
     name: str, plan: Plan, fixes: RowFixes, encoding: str, edits: list[Edit]
 ) -> EntityRewriter | AppDataDropper | None:
-    if name == _ENTITIES and fixes.entities():
+    if name == _ENTITIES and fixes.any():
         return EntityRewriter(fixes, encoding, edits)
     if name == _ACTIVEOBJECTS and plan.app_data:
         return AppDataDropper(plan.app_data, edits)

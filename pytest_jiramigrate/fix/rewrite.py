@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Container, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
@@ -28,7 +28,9 @@ ROW_START = b"\n    <"
 _INDENT = len(ROW_START) - 1
 #: a single row larger than this means the file is not in Jira's layout
 MAX_ROW = 256 * 1024 * 1024
-_ATTRIBUTE_TEXT = re.compile(rb"\s([\w.:\-]+)=\"([^\"]*)\"")
+_ROW_ID = re.compile(rb'\sid="([^"]*)"')
+#: the entity of a row, not of a closing tag or comment at the same indent
+_ROW_NAME = re.compile(rb"\n    <([A-Za-z_][\w.\-]*)")
 _TRAILER = b"___ Entities ___"
 _INVENTORY_ROWS = re.compile(
     rb"\n    <(Membership|Group|User|Directory|OSUser|OSPropertyEntry)(\s[^>]*)>"
@@ -291,17 +293,17 @@ class RowFixes:
     property_emails: dict[str, tuple[str, str]] = field(default_factory=dict)
     long_text: LongText | None = None
 
-    def entities(self) -> list[str]:
-        names = []
-        if self.drop_memberships:
-            names.append("Membership")
-        if self.user_emails:
-            names.append("User")
-        if self.property_emails:
-            names.append("OSPropertyString")
-        if self.long_text is not None:
-            names += LONG_TEXT_FIELDS
-        return names
+    def by_id(self) -> dict[str, Container[str]]:
+        """The ids of the rows to change, per entity, for the fixes that name rows by id."""
+        ids: dict[str, Container[str]] = {
+            "Membership": self.drop_memberships,
+            "User": self.user_emails,
+            "OSPropertyString": self.property_emails,
+        }
+        return {entity: chosen for entity, chosen in ids.items() if chosen}
+
+    def any(self) -> bool:
+        return bool(self.by_id()) or self.long_text is not None
 
 
 class EntityRewriter:
@@ -312,9 +314,25 @@ class EntityRewriter:
         self.encoding = encoding
         self.edits = edits
         self.dropped: dict[str, int] = {}
-        names = b"|".join(re.escape(name.encode("ascii")) for name in fixes.entities())
-        self._rows = re.compile(rb"\n    <(" + names + rb")[\s/>]")
         self._carry = b""
+        self._ids = fixes.by_id()
+        names = b"|".join(re.escape(name.encode("ascii")) for name in self._ids)
+        self._rows = re.compile(rb"\n    <(" + names + rb")[\s/>]") if names else None
+        long_text = fixes.long_text
+        self._limits = (
+            {}
+            if long_text is None
+            else {
+                name.encode("ascii"): long_text.summary_max_chars
+                if name == "summary"
+                else long_text.max_chars
+                for name in {field for fields in LONG_TEXT_FIELDS.values() for field in fields}
+            }
+        )
+        shortest = min(self._limits.values(), default=MAX_ROW)
+        #: starts with a literal, so the regex engine skips ahead at C speed
+        self._long_value = re.compile(rb'="[^"]{%d,}"' % (shortest + 1))
+        self._text_child = re.compile(rb"<(" + b"|".join(self._limits) + rb")>")
 
     def feed(self, block: bytes) -> bytes:
         buffer = self._carry + block
@@ -339,12 +357,14 @@ class EntityRewriter:
         """The region (whole rows) with every row a fix concerns rewritten."""
         pieces = []
         written = 0
-        for match in self._rows.finditer(region):
-            start = match.start()
+        for start in self._candidates(region):
             if start < written:
                 continue
+            name = _ROW_NAME.match(region, start)
+            if name is None:
+                continue
+            entity = name.group(1).decode("ascii")
             end = next_row_start(region, start + 1)
-            entity = match.group(1).decode("ascii")
             element = region[start + _INDENT : end]
             stop = element_end(element, entity)
             new = self._fix_row(entity, element[:stop])
@@ -360,6 +380,38 @@ class EntityRewriter:
             return region
         pieces.append(region[written:])
         return b"".join(pieces)
+
+    def _candidates(self, region: bytes) -> list[int]:
+        """Where the rows a fix may change start, found with as little Python per row as can be.
+
+        Most rows are left alone, and deciding that without reading them keeps
+        the rewrite near the speed of a copy: rows named by id are told by
+        their ``id`` attribute, and long texts are found by regexes over the
+        whole region (an attribute value longer than the limit in bytes, or a
+        text element whose end lies further than the limit), not row by row.
+        """
+        starts = set()
+        if self._rows is not None:
+            for match in self._rows.finditer(region):
+                start = match.start()
+                tag_end = region.find(b">", start)
+                found = _ROW_ID.search(region, start, tag_end)
+                chosen = self._ids[match.group(1).decode("ascii")]
+                if found is not None and found.group(1).decode("ascii", "replace") in chosen:
+                    starts.add(start)
+        if self._limits:
+            hits = []
+            for match in self._long_value.finditer(region):
+                name = region[region.rfind(b" ", 0, match.start()) + 1 : match.start()]
+                if match.end() - match.start() - 3 > self._limits.get(name, MAX_ROW):
+                    hits.append(match.start())
+            for match in self._text_child.finditer(region):
+                closing = region.find(b"</" + match.group(1) + b">", match.end())
+                if closing < 0 or closing - match.end() > self._limits[match.group(1)]:
+                    hits.append(match.start())
+            starts.update(region.rfind(ROW_START, 0, hit + 1) for hit in hits)
+            starts.discard(-1)
+        return sorted(starts)
 
     def _fix_row(self, entity: str, row: bytes) -> bytes | None:
         """The row as it is to be written, or None to drop it."""
