@@ -16,8 +16,10 @@ import pytest
 from corpus_path import CORPUS
 from lxml import etree
 
+from pytest_jiramigrate.clean import backup_members
 from pytest_jiramigrate.cli import main
-from pytest_jiramigrate.fix.command import write_fixed
+from pytest_jiramigrate.config import ArchiveLimits
+from pytest_jiramigrate.fix.command import row_fixes, write_fixed
 from pytest_jiramigrate.fix.plan import LongText, Plan, PlanError, load_plan
 from pytest_jiramigrate.fix.rewrite import (
     AppDataDropper,
@@ -47,6 +49,10 @@ COVERED = [
 ]
 EMAIL_RULES = ["email-present", "email-syntax", "email-tld", "email-domain", "email-unique"]
 MARKER = " [cut for Cloud]"
+CORPUS_BACKUPS = sorted(
+    str(path.relative_to(CORPUS))
+    for path in [*CORPUS.glob("*.zip"), *CORPUS.glob("realworld/*.zip")]
+)
 GREENHOPPER = "com.pyxis.greenhopper.jira"
 
 
@@ -166,10 +172,20 @@ def test_every_byte_outside_the_logged_rows_is_unchanged(
     source, out, log, _ = round_trip
     with log.open(newline="") as stream:
         edits = list(csv.DictReader(stream))
+    assert_only_logged_rows_differ(
+        member(source, "entities.xml"), member(out, "entities.xml"), edits
+    )
+
+
+def assert_only_logged_rows_differ(
+    original: bytes, fixed: bytes, edits: list[dict[str, str]]
+) -> None:
+    """Row by row: unlogged rows are byte-identical, dropped rows are gone, the trailer
+    differs only in the counts of the dropped rows' entity and the total."""
     logged = {(e["entity"], e["id"]) for e in edits if e["fix"] != "app-data"}
     dropped = {(e["entity"], e["id"]) for e in edits if e["note"].startswith("row dropped")}
-    before = pieces(member(source, "entities.xml"))
-    after = pieces(member(out, "entities.xml"))
+    before = pieces(original)
+    after = pieces(fixed)
     trailer_before, trailer_after = before.pop(), after.pop()
     kept_before = [p for p in before if row_key(p) not in dropped]
     assert len(kept_before) == len(after) == len(before) - len(dropped)
@@ -185,8 +201,11 @@ def test_every_byte_outside_the_logged_rows_is_unchanged(
         for a, b in zip(trailer_before.split(b"\n"), trailer_after.split(b"\n"), strict=True)
         if a != b
     ]
-    assert sorted(a.split()[0] for a, _ in differing) == [b"Membership", b"Total"]
-    assert all(int(a.split()[-1]) - int(b.split()[-1]) == len(dropped) for a, b in differing)
+    if dropped and b"___ Entities ___" in trailer_before:
+        assert sorted(a.split()[0] for a, _ in differing) == [b"Membership", b"Total"]
+        assert all(int(a.split()[-1]) - int(b.split()[-1]) == len(dropped) for a, b in differing)
+    else:
+        assert not differing
 
 
 def test_app_data_tables_are_gone_and_everything_else_kept(
@@ -273,9 +292,6 @@ def test_old_user_format_emails_are_property_rows(tmp_path: Path) -> None:
 
 
 def _row_fixes(source: Path, plan: Plan) -> RowFixes:
-    from pytest_jiramigrate.config import ArchiveLimits
-    from pytest_jiramigrate.fix.command import row_fixes
-
     return row_fixes(source, plan, ArchiveLimits())
 
 
@@ -335,15 +351,7 @@ def test_dry_run_writes_the_log_and_the_table_but_no_copy(
 
 
 @pytest.mark.skipif(not CORPUS.is_dir(), reason=f"the real-backup corpus is absent ({CORPUS})")
-@pytest.mark.parametrize(
-    "name",
-    sorted(
-        str(path.relative_to(CORPUS))
-        for path in [*CORPUS.glob("*.zip"), *CORPUS.glob("realworld/*.zip")]
-    )
-    if CORPUS.is_dir()
-    else ["absent"],
-)
+@pytest.mark.parametrize("name", CORPUS_BACKUPS)
 def test_real_backups_are_copied_byte_for_byte_with_an_empty_plan(
     tmp_path: Path, name: str
 ) -> None:
@@ -360,6 +368,26 @@ def test_real_backups_are_copied_byte_for_byte_with_an_empty_plan(
             original = old[renamed.get(name_after, name_after)]
             assert after.read(info) == before.read(original), name_after
             assert info.date_time == original.date_time
+
+
+@pytest.mark.skipif(not CORPUS.is_dir(), reason=f"the real-backup corpus is absent ({CORPUS})")
+@pytest.mark.parametrize("name", CORPUS_BACKUPS)
+def test_real_backups_with_a_full_plan_change_only_the_logged_rows(
+    tmp_path: Path, name: str
+) -> None:
+    source = CORPUS / name
+    out = tmp_path / "fixed.zip"
+    plan = Plan(characters="", memberships=True, long_text=LongText(MARKER), app_data=("x.y",))
+
+    edits = write_fixed(source, out, plan, _row_fixes(source, plan))
+
+    records = [edit.record() for edit in edits]
+    (entities,) = [
+        m for m, n in backup_members(source, ArchiveLimits()).items() if n == "entities.xml"
+    ]
+    with zipfile.ZipFile(source) as archive:
+        original = archive.read(entities)
+    assert_only_logged_rows_differ(original, member(out, "entities.xml"), records)
 
 
 @pytest.mark.parametrize(
@@ -425,3 +453,48 @@ def test_no_output_is_an_input(
     partial_source.write_bytes(source.read_bytes())
     assert "is the input" in fail(capsys, partial_source, "--out", source, "--force")
     assert source.read_bytes() == before[0]
+
+
+def test_checks_ignore_conftest_ini_and_addopts_around_the_backup(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The checks run pinned to a private directory: nothing beside the backup or in the
+    current directory runs, and PYTEST_ADDOPTS cannot load a plugin."""
+    source = tmp_path / "site-backup.zip"
+    write_backup(source, SynthSpec())
+    trap = "raise SystemExit('foreign code ran')\n"
+    (tmp_path / "conftest.py").write_text(trap)
+    (tmp_path / "pytest.ini").write_text("[pytest]\naddopts = -p no_such_plugin\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PYTEST_ADDOPTS", "-p no_such_plugin")
+
+    assert run_cli(source, "--out", tmp_path / "fixed.zip") == 0
+
+    table = verdicts(capsys.readouterr().out)
+    assert table["backup-archive"] == ("passed", "passed")
+    assert member(tmp_path / "fixed.zip", "entities.xml") == member(source, "entities.xml")
+
+
+DVCS = "com.atlassian.jira.plugins.jira-bitbucket-connector-plugin"
+
+
+@pytest.mark.skipif(not CORPUS.is_dir(), reason=f"the real-backup corpus is absent ({CORPUS})")
+def test_app_data_of_a_real_backup_is_dropped_by_plugin_key(tmp_path: Path) -> None:
+    """The DVCS connector's key gives AO_E8B6CC, the prefix of its tables in a real 6.4 backup."""
+    source, out = CORPUS / "jira-6.4-test-dvcs.zip", tmp_path / "fixed.zip"
+
+    edits = write_fixed(source, out, Plan(app_data=(DVCS,)), RowFixes())
+
+    original = member(source, "activeobjects.xml")
+    expected = re.sub(
+        rb'\n  <table name="AO_E8B6CC_[^"]*">.*?\n  </table>'
+        rb'|\n  <data tableName="AO_E8B6CC_[^"]*">.*?\n  </data>',
+        b"",
+        original,
+        flags=re.S,
+    )
+    fixed = member(out, "activeobjects.xml")
+    assert fixed == expected and b"AO_E8B6CC" in original and b"AO_E8B6CC" not in fixed
+    assert etree.fromstring(fixed) is not None
+    assert {edit.key for edit in edits} == {DVCS}
+    assert member(out, "entities.xml") == member(source, "entities.xml")

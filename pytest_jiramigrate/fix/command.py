@@ -26,6 +26,7 @@ from pytest_jiramigrate.clean import (
     DEFAULT_LEVEL,
     XML_FILES,
     ByteSink,
+    Change,
     CleanError,
     backup_members,
     clean_stream,
@@ -146,7 +147,7 @@ class _Prefixed:
         return self.stream.read(size)
 
 
-def _character_edit(change: Any) -> Edit:
+def _character_edit(change: Change) -> Edit:
     codepoint = "" if change.codepoint is None else f"U+{change.codepoint:04X}"
     return Edit(
         "characters",
@@ -197,14 +198,14 @@ class Check:
         return shown
 
 
-def run_suite(backup: Path, work: Path, config: Path | None = None) -> Check:
+def run_suite(backup: Path, work: Path, name: str, config: Path | None = None) -> Check:
     """Run the readiness suite on ``backup`` in a fresh process, pinned to ``work``.
 
     The root directory, the ini file and the cache are pinned to ``work`` so
     that no conftest.py, pytest.ini or cache found beside the backup or in
     the current directory runs, and PYTEST_ADDOPTS cannot add plugins.
     """
-    report = work / f"report-{os.getpid()}-{len(list(work.iterdir()))}.json"
+    report = work / f"{name}.json"
     ini = work / "pytest.ini"
     ini.write_text("[pytest]\n", encoding="utf-8")
     command = [
@@ -296,10 +297,10 @@ def _run(args: argparse.Namespace) -> int:
     backup_members(args.source, limits)  # a backup that cannot be read stops here
     fixes = row_fixes(args.source, plan, limits)
     with _work_directory(args.out.resolve().parent) as work:
-        before = run_suite(args.source, work, args.config)
+        before = run_suite(args.source, work, "before", args.config)
         written = work / args.out.name if args.dry_run else args.out
         edits = write_fixed(args.source, written, plan, fixes, args.level)
-        after = run_suite(written, work, args.config)
+        after = run_suite(written, work, "after", args.config)
     if args.log is not None:
         write_log(edits, args.log)
     _print_summary(args, plan, edits, before, after)
