@@ -12,6 +12,10 @@ the input is never written.  Every other byte of the XML stays as it was.
 The copy is written as ``<out>.partial`` and renamed only when complete.
 With ``--log`` every change is listed (file, line, column, what it was, and
 the row it sat in, with the issue key for issues and comments).
+
+``clean-xml`` is the shorthand of ``jiramigrate fix`` with only the
+``characters`` fix and without the two checks: both stream through
+:func:`copy_backup` and :func:`clean_stream`.
 """
 
 from __future__ import annotations
