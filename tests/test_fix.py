@@ -20,12 +20,22 @@ from pytest_jiramigrate.clean import backup_members
 from pytest_jiramigrate.cli import main
 from pytest_jiramigrate.config import ArchiveLimits
 from pytest_jiramigrate.fix.command import row_fixes, write_fixed
-from pytest_jiramigrate.fix.plan import LongText, Plan, PlanError, load_plan
+from pytest_jiramigrate.fix.plan import (
+    LongText,
+    Plan,
+    PlanError,
+    load_plan,
+    read_email_changes,
+    unneutralise,
+)
 from pytest_jiramigrate.fix.rewrite import (
     AppDataDropper,
+    Edit,
     EntityRewriter,
+    Inventory,
     RowFixes,
     ao_prefix,
+    memberships_to_drop,
     next_row_start,
 )
 from pytest_jiramigrate.synth import BACKUP_FAULTS, SynthSpec, write_backup
@@ -498,3 +508,75 @@ def test_app_data_of_a_real_backup_is_dropped_by_plugin_key(tmp_path: Path) -> N
     assert etree.fromstring(fixed) is not None
     assert {edit.key for edit in edits} == {DVCS}
     assert member(out, "entities.xml") == member(source, "entities.xml")
+
+
+def test_memberships_to_drop_keep_the_lowest_id_and_name_the_reason() -> None:
+    inventory = Inventory(group_ids={"1", "2"}, user_ids={"7"})
+    rows = {
+        "100": ("1", "7", "GROUP_USER"),
+        "9": ("1", "7", "GROUP_USER"),
+        "10": ("1", "7", "GROUP_USER"),
+        "11": ("1", "8", "GROUP_USER"),  # no such user
+        "12": ("3", "7", "GROUP_USER"),  # no such group
+        "13": ("1", "2", "GROUP_GROUP"),
+        "14": ("1", "4", "GROUP_GROUP"),  # no such child group
+    }
+    for row_id, key in rows.items():
+        inventory.memberships.setdefault(key, []).append(row_id)
+
+    assert memberships_to_drop(inventory) == {
+        "10": "duplicate of id 9",
+        "100": "duplicate of id 9",
+        "11": "childId 8 has no User row",
+        "12": "parentId 3 has no Group row",
+        "14": "childId 4 has no Group row",
+    }
+
+
+def test_app_data_dropper_drops_self_closing_blocks_and_only_the_named_prefix() -> None:
+    xml = (
+        b"<backup>\n"
+        b'  <table name="AO_60DB71_SPRINT">\n    <column name="ID"/>\n  </table>\n'
+        b'  <table name="AO_60DB710_OTHER">\n  </table>\n'
+        b'  <data tableName="AO_60db71_rapidview"/>\n'
+        b'  <data tableName="AO_60DB71_SPRINT">\n    <row>\n      <integer>1</integer>\n'
+        b"    </row>\n  </data>\n</backup>"
+    )
+    edits: list[Edit] = []
+    dropper = AppDataDropper(["AO_60DB71"], edits)
+
+    fixed = dropper.feed(xml) + dropper.finish()
+
+    assert fixed == b'<backup>\n  <table name="AO_60DB710_OTHER">\n  </table>\n</backup>'
+    assert [(e.entity, e.id, e.note.split(" dropped")[0]) for e in edits] == [
+        ("table", "AO_60DB71_SPRINT", "table definition"),
+        ("data", "AO_60db71_rapidview", "0 rows"),
+        ("data", "AO_60DB71_SPRINT", "1 rows"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("user,email\nbob,b@acmecorp.com\n", "emails.csv:1: no 'new_email' column"),
+        ("user,new_email\nbob,not an address\n", "emails.csv:2: new_email: 'not an address'"),
+        (
+            "user,new_email\nbob,a@acmecorp.com\nBOB,b@acmecorp.com\n",
+            "emails.csv:3: new_email: BOB is given a@acmecorp.com on line 2",
+        ),
+    ],
+)
+def test_email_csv_errors_name_file_line_and_column(
+    tmp_path: Path, text: str, message: str
+) -> None:
+    path = tmp_path / "emails.csv"
+    path.write_text(text)
+    with pytest.raises(PlanError) as error:
+        read_email_changes(path)
+    assert str(error.value).startswith(f"{tmp_path}/{message}")
+
+
+def test_email_csv_reads_the_exports_neutralised_cells_back() -> None:
+    assert unneutralise("'=cmd") == "=cmd"
+    assert unneutralise("'-x") == "-x"
+    assert unneutralise("'quoted'") == "'quoted'"
