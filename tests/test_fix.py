@@ -580,3 +580,34 @@ def test_email_csv_reads_the_exports_neutralised_cells_back() -> None:
     assert unneutralise("'=cmd") == "=cmd"
     assert unneutralise("'-x") == "-x"
     assert unneutralise("'quoted'") == "'quoted'"
+
+
+def test_latin_1_backup_gets_values_its_encoding_cannot_hold_as_references(
+    tmp_path: Path,
+) -> None:
+    """A marker or address outside ISO-8859-1 is written as character references, outside
+    CDATA (a reference inside CDATA would be read as its letters)."""
+    source = tmp_path / "latin1.zip"
+    manifest = write_backup(
+        source, SynthSpec(encoding="ISO-8859-1", faults=["email-no-tld", "long-description"])
+    )
+    victim = next(u for u in manifest.users if u["email"] and "." not in u["email"][-5:])
+    new_email = f"{victim['username']}\u0107@acmecorp.com"  # ć is not in Latin-1
+    (tmp_path / "emails.csv").write_text(f"user,new_email\n{victim['username']},{new_email}\n")
+    plan = Plan(emails=tmp_path / "emails.csv", long_text=LongText(" [cut \u2702]"))
+
+    write_fixed(source, tmp_path / "out.zip", plan, _row_fixes(source, plan))
+
+    data = member(tmp_path / "out.zip", "entities.xml")
+    assert data.startswith(b'<?xml version="1.0" encoding="ISO-8859-1"?>')
+    root = etree.fromstring(data, etree.XMLParser(huge_tree=True))
+    emails = {user.get("userName"): user.get("emailAddress") for user in root.iter("User")}
+    assert emails[victim["username"]] == new_email
+    cut = [
+        text
+        for issue in root.iter("Issue")
+        if (text := issue.findtext("description") or issue.get("description") or "")
+        and len(text) > 255
+        and text.endswith("]")
+    ]
+    assert [(len(text), text[-8:]) for text in cut] == [(32767, " [cut \u2702]")]

@@ -109,9 +109,23 @@ def escape_attribute(text: str) -> str:
     )
 
 
-def cdata(text: str) -> str:
-    """``text`` as CDATA, a ``]]>`` in it split across two sections as Jira does."""
-    return "<![CDATA[" + text.replace("]]>", "]]]]><![CDATA[>") + "]]>"
+def cdata(text: str, encoding: str) -> bytes:
+    """``text`` as CDATA in ``encoding``, a ``]]>`` in it split across two sections as Jira
+    does; a character the encoding lacks goes between sections as a character reference,
+    since a reference inside CDATA would be read as its six letters."""
+    body = text.replace("]]>", "]]]]><![CDATA[>")
+    try:
+        encoded = body.encode(encoding)
+    except UnicodeEncodeError:
+        encoded = b"".join(_cdata_character(char, encoding) for char in body)
+    return b"<![CDATA[" + encoded + b"]]>"
+
+
+def _cdata_character(char: str, encoding: str) -> bytes:
+    try:
+        return char.encode(encoding)
+    except UnicodeEncodeError:
+        return b"]]>&#%d;<![CDATA[" % ord(char)
 
 
 # --------------------------------------------------------------------------- rows
@@ -520,9 +534,7 @@ class EntityRewriter:
         opening, closing = f"<{name}>".encode("ascii"), f"</{name}>".encode("ascii")
         start, end = row.find(opening), row.rfind(closing)
         return (
-            row[:start]
-            + self._encode(f"<{name}>{cdata(text)}</{name}>")
-            + row[end + len(closing) :]
+            row[:start] + opening + cdata(text, self.encoding) + closing + row[end + len(closing) :]
         )
 
     def _encode(self, text: str) -> bytes:
