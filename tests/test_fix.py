@@ -611,3 +611,19 @@ def test_latin_1_backup_gets_values_its_encoding_cannot_hold_as_references(
         and text.endswith("]")
     ]
     assert [(len(text), text[-8:]) for text in cut] == [(32767, " [cut \u2702]")]
+
+
+def test_old_user_without_an_email_row_is_refused_not_given_a_new_row(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = tmp_path / "old.zip"
+    manifest = write_backup(source, SynthSpec(os_user_format=True, faults=["email-missing"]))
+    victim = next(u["username"] for u in manifest.users if u["email"] is None)
+    (tmp_path / "emails.csv").write_text(f"user,new_email\n{victim},new@acmecorp.com\n")
+    plan = tmp_path / "fixes.yaml"
+    plan.write_text("emails: emails.csv\n")
+
+    error = fail(capsys, source, "--out", tmp_path / "out.zip", "--plan", plan)
+
+    assert f"emails.csv:2: user '{victim}' has no e-mail property row in the backup" in error
+    assert not (tmp_path / "out.zip").exists()

@@ -82,12 +82,17 @@ def row_fixes(source: Path, plan: Plan, limits: ArchiveLimits) -> RowFixes:
     if plan.emails is not None:
         unmatched = email_targets(inventory, read_email_changes(plan.emails), fixes)
         if unmatched:
-            first_miss = unmatched[0]
+            miss, why = unmatched[0]
+            hint = (
+                " (adding rows is not a fix: give the user an address on the server)"
+                if why != "is not"
+                else ""
+            )
+            more = f"; {len(unmatched) - 1} more rows cannot be used" if len(unmatched) > 1 else ""
             raise PlanError(
-                f"user {first_miss.user!r} is not in the backup"
-                + (f" ({len(unmatched)} rows name no user)" if len(unmatched) > 1 else ""),
+                f"user {miss.user!r} {why} in the backup{hint}{more}",
                 path=plan.emails,
-                line=first_miss.line,
+                line=miss.line,
             )
     return fixes
 

@@ -267,13 +267,14 @@ def memberships_to_drop(inventory: Inventory) -> dict[str, str]:
 
 def email_targets(
     inventory: Inventory, changes: Iterable[EmailChange], fixes: RowFixes
-) -> list[EmailChange]:
-    """Fill in the new addresses by User id and OSUser e-mail property id; the unmatched rows.
+) -> list[tuple[EmailChange, str]]:
+    """Fill in the new addresses by User id and OSUser e-mail property id; the rows of the
+    CSV that name no user, or an OSUser without an e-mail property row to change.
 
     A row without a directory changes the user in every directory it is in,
     as Jira's directory shadowing makes them one user.
     """
-    unmatched = []
+    unmatched: list[tuple[EmailChange, str]] = []
     os_by_name = {name.lower(): row_id for row_id, name in inventory.os_users.items()}
     os_property = {user: entry for entry, user in inventory.os_emails.items()}
     for change in changes:
@@ -290,7 +291,7 @@ def email_targets(
         if os_user is not None and os_user in os_property:
             fixes.property_emails[os_property[os_user]] = (change.new_email, change.user)
         elif not found:
-            unmatched.append(change)
+            unmatched.append((change, "has no e-mail property row" if os_user else "is not"))
     return unmatched
 
 
