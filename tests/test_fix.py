@@ -627,3 +627,17 @@ def test_old_user_without_an_email_row_is_refused_not_given_a_new_row(
 
     assert f"emails.csv:2: user '{victim}' has no e-mail property row in the backup" in error
     assert not (tmp_path / "out.zip").exists()
+
+
+def test_checks_load_the_plugin_when_autoloading_is_off(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = tmp_path / "site-backup.zip"
+    write_backup(source, SynthSpec(faults=["control-char"]))
+    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+    plan = tmp_path / "fixes.yaml"
+    plan.write_text("characters: true\n")
+
+    assert run_cli(source, "--out", tmp_path / "fixed.zip", "--plan", plan) == 0
+
+    assert verdicts(capsys.readouterr().out)["xml-valid-characters"] == ("failed (1)", "passed")

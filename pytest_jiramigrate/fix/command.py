@@ -55,6 +55,8 @@ from pytest_jiramigrate.scan.archive import ArchiveReadError, open_member
 from pytest_jiramigrate.scan.entities import declared_encoding
 
 _ENTITIES, _ACTIVEOBJECTS = XML_FILES
+#: the plugin's pytest11 entry point name, for ``-p`` when autoloading is off
+PLUGIN_NAME = "jiramigrate"
 
 
 class FixError(Exception):
@@ -209,6 +211,8 @@ def run_suite(backup: Path, work: Path, name: str, config: Path | None = None) -
     The root directory, the ini file and the cache are pinned to ``work`` so
     that no conftest.py, pytest.ini or cache found beside the backup or in
     the current directory runs, and PYTEST_ADDOPTS cannot add plugins.
+    Installed plugins load as in any pytest run; when the user turned their
+    autoloading off, this plugin is still loaded by name.
     """
     report = work / f"{name}.json"
     ini = work / "pytest.ini"
@@ -231,6 +235,8 @@ def run_suite(backup: Path, work: Path, name: str, config: Path | None = None) -
     environment = {
         k: v for k, v in os.environ.items() if k not in ("PYTEST_ADDOPTS", "PYTEST_PLUGINS")
     }
+    if environment.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD"):
+        command += ["-p", PLUGIN_NAME]
     completed = subprocess.run(
         command, cwd=work, env=environment, capture_output=True, text=True, check=False
     )
