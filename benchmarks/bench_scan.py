@@ -57,6 +57,19 @@ CMD_COLD = "readiness run, cold"
 CMD_WARM = "readiness run, warm"
 CMD_DOM = "xmllint (DOM)"
 CMD_CLEAN = "jiramigrate clean-xml"
+CMD_FIX = "jiramigrate fix, every fix on (with both checks)"
+#: the plan of the fix row: every fix on (the e-mail CSV names no one, so that fix
+#: costs its inventory pass and changes nothing)
+FIX_PLAN = textwrap.dedent(
+    """\
+    characters: true
+    memberships: true
+    emails: emails.csv
+    long-text:
+      marker: " [cut]"
+    app-data: [com.pyxis.greenhopper.jira]
+    """
+)
 CMD_RECOMPRESS = "inflate + deflate (level 1)"
 
 #: runs ``argv[3:]`` and writes "<wall seconds> <peak RSS KiB> <exit code>" to argv[1];
@@ -300,6 +313,15 @@ def bench_backup(backup: Backup, work: Path, repeat: int) -> list[Row]:
         return [*cli, str(backup.zip_path), "--out", str(copy)]
 
     rows.append(run(CMD_CLEAN, clean_argv))
+    (scratch / "fixes.yaml").write_text(FIX_PLAN, encoding="utf-8")
+    (scratch / "emails.csv").write_text("user,new_email\n", encoding="utf-8")
+
+    def fix_argv(_: int) -> list[str]:
+        copy.unlink(missing_ok=True)
+        cli = [sys.executable, "-m", "pytest_jiramigrate.cli", "fix", str(backup.zip_path)]
+        return [*cli, "--out", str(copy), "--plan", str(scratch / "fixes.yaml")]
+
+    rows.append(run(CMD_FIX, fix_argv, readiness_ok))
     copy.unlink(missing_ok=True)
     return rows
 

@@ -12,12 +12,15 @@ the input is never written.  Every other byte of the XML stays as it was.
 The copy is written as ``<out>.partial`` and renamed only when complete.
 With ``--log`` every change is listed (file, line, column, what it was, and
 the row it sat in, with the issue key for issues and comments).
+
+``clean-xml`` is the shorthand of ``jiramigrate fix`` with only the
+``characters`` fix and without the two checks: both stream through
+:func:`copy_backup` and :func:`clean_stream`.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import re
@@ -26,12 +29,14 @@ import struct
 import sys
 import zipfile
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import IO, Any, BinaryIO
+from typing import Any, BinaryIO, Protocol
 
 from pytest_jiramigrate.limits import ArchiveLimits
+from pytest_jiramigrate.outputs import OutputError, check_output
+from pytest_jiramigrate.report.exports import write_csv_atomically
 from pytest_jiramigrate.scan.archive import (
     ArchiveReadError,
     inspect_zip,
@@ -53,8 +58,23 @@ _TAG_AT = len(ROW_START) - 1  # where the ``<`` is in a match of ROW_START
 #: enough of a row's start tag to hold the attributes the log needs (``id``, ``issue``)
 ROW_HEAD = 4096
 _ROW_TAG = re.compile(rb"<([A-Za-z_][\w.\-]*)((?:\s[^>]*)?)")
-_ATTRIBUTE = re.compile(rb'\s([\w.:\-]+)="([^"]*)"')
+_ATTRIBUTE_TEXT = re.compile(r'\s([\w.:\-]+)="([^"]*)"')
 _KEY_ROWS = re.compile(rb"\n    <(Issue|Project)(\s[^>]*)>")
+#: the five predefined entities and character references: all an attribute value can hold
+_XML_ESCAPE = re.compile(r"&(amp|lt|gt|quot|apos|#[0-9]+|#x[0-9A-Fa-f]+);")
+_NAMED_ESCAPES = {"amp": "&", "lt": "<", "gt": ">", "quot": '"', "apos": "'"}
+
+
+class ByteSource(Protocol):
+    """Where XML is read from: an inflating zip member, or one with its first bytes put back."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
+class ByteSink(Protocol):
+    """Where rewritten XML goes: a zip member being written, or a filter in front of one."""
+
+    def write(self, data: bytes, /) -> object: ...
 
 
 class CleanError(Exception):
@@ -102,16 +122,36 @@ LOG_FIELDS = tuple(
 # --------------------------------------------------------------------------- rows
 
 
+def xml_unescape(text: str) -> str:
+    """An attribute value as the XML parser reads it: ``&quot;`` is ``"``, ``&#65;`` is ``A``.
+
+    A character reference to a code point Python cannot hold is left as written.
+    """
+
+    def character(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name in _NAMED_ESCAPES:
+            return _NAMED_ESCAPES[name]
+        try:
+            return chr(int(name[2:], 16) if name[1] in "xX" else int(name[1:]))
+        except (ValueError, OverflowError):
+            return match.group(0)
+
+    return _XML_ESCAPE.sub(character, text) if "&" in text else text
+
+
+def attribute_values(attributes_text: bytes, encoding: str = "utf-8") -> dict[str, str]:
+    """The attributes of a start tag, unescaped, by name."""
+    text = attributes_text.decode(encoding, "replace")
+    return {name: xml_unescape(value) for name, value in _ATTRIBUTE_TEXT.findall(text)}
+
+
 def row_attributes(head: bytes) -> tuple[str | None, dict[str, str]]:
     """The element name and attributes of a row's start tag (possibly cut short)."""
     match = _ROW_TAG.match(head)
     if match is None:
         return None, {}
-    attributes = {
-        name.decode("ascii", "replace"): value.decode("utf-8", "replace")
-        for name, value in _ATTRIBUTE.findall(match.group(2))
-    }
-    return match.group(1).decode("ascii", "replace"), attributes
+    return match.group(1).decode("ascii", "replace"), attribute_values(match.group(2))
 
 
 class RowTracker:
@@ -172,7 +212,7 @@ def _change(file: str, bad: BadChar, entity: str | None, attributes: dict[str, s
 # --------------------------------------------------------------------------- cleaning
 
 
-def clean_stream(source: BinaryIO, sink: IO[bytes], file: str, replacement: str) -> list[Change]:
+def clean_stream(source: ByteSource, sink: ByteSink, file: str, replacement: str) -> list[Change]:
     """Copy one XML stream without its forbidden characters; the changes made.
 
     The scanner masks each forbidden character with ``?`` of the same byte
@@ -204,7 +244,7 @@ def clean_stream(source: BinaryIO, sink: IO[bytes], file: str, replacement: str)
 
 
 def _write_segment(
-    sink: IO[bytes],
+    sink: ByteSink,
     masked: bytes,
     segment_start: int,
     bad: list[BadChar],
@@ -248,10 +288,41 @@ def clean_backup(
     name, date and compression.  ``out`` is written as ``<out>.partial`` and
     renamed when complete; on any error the partial file is removed.
     """
+    changes: list[Change] = []
+
+    def clean(name: str, stream: BinaryIO, sink: ByteSink) -> None:
+        changes.extend(clean_stream(stream, sink, name, replacement))
+
+    copy_backup(source, out, clean, limits, level)
+    return changes
+
+
+#: rewrites one XML member: its root name, the inflating source and the deflating sink
+XmlRewrite = Callable[[str, BinaryIO, ByteSink], None]
+
+
+def partial_path(out: Path) -> Path:
+    """The work file a copy is written to before it is renamed to ``out``."""
+    return out.with_name(out.name + ".partial")
+
+
+def copy_backup(
+    source: Path,
+    out: Path,
+    rewrite: XmlRewrite,
+    limits: ArchiveLimits | None = None,
+    level: int = DEFAULT_LEVEL,
+) -> None:
+    """Write ``out``: ``source`` with each XML member passed through ``rewrite``.
+
+    What clean-xml and fix share: the XML goes to the root of ``out``, every
+    other member is copied with its name, date and compression, and the copy
+    is written as ``<out>.partial``, renamed when complete and removed on any
+    error.
+    """
     limits = limits or ArchiveLimits()
     members = backup_members(source, limits)
-    partial = out.with_name(out.name + ".partial")
-    changes: list[Change] = []
+    partial = partial_path(out)
     try:
         with (
             zipfile.ZipFile(source) as archive,
@@ -268,12 +339,11 @@ def clean_backup(
                     open_member(source, original.filename, limits) as stream,
                     writer.open(info, "w", force_zip64=True) as sink,
                 ):
-                    changes += clean_stream(stream, sink, target, replacement)
+                    rewrite(target, stream, sink)
         os.replace(partial, out)
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
-    return changes
 
 
 def backup_members(source: Path, limits: ArchiveLimits) -> dict[str, str]:
@@ -398,10 +468,7 @@ def issue_keys(blocks: Iterable[bytes], wanted: set[str]) -> dict[str, str]:
     for block in blocks:
         buffer = carry + block
         for entity, attributes_text in _KEY_ROWS.findall(buffer):
-            attributes = dict(
-                (name.decode("ascii", "replace"), value.decode("utf-8", "replace"))
-                for name, value in _ATTRIBUTE.findall(attributes_text)
-            )
+            attributes = attribute_values(attributes_text)
             row_id = attributes.get("id", "")
             if entity == b"Project":
                 projects[row_id] = attributes.get("key", "")
@@ -426,15 +493,17 @@ def issue_keys(blocks: Iterable[bytes], wanted: set[str]) -> dict[str, str]:
 
 
 def write_log(changes: list[Change], path: Path) -> None:
-    """The changes as CSV with a header, or as a JSON list when ``path`` ends in ``.json``."""
+    """The changes as CSV with a header, or as a JSON list when ``path`` ends in ``.json``.
+
+    The CSV goes through the exports' spreadsheet-safe writer: issue keys and
+    ids come from the backup, and a cell starting with ``=`` must not run as a
+    formula when the log is opened in a spreadsheet.
+    """
     records = [change.record() for change in changes]
     if path.suffix.lower() == ".json":
         path.write_text(json.dumps(records, indent=2) + "\n", encoding="utf-8")
         return
-    with path.open("w", encoding="utf-8", newline="") as stream:
-        writer = csv.DictWriter(stream, fieldnames=LOG_FIELDS)
-        writer.writeheader()
-        writer.writerows(records)
+    write_csv_atomically(path, LOG_FIELDS, records)
 
 
 # --------------------------------------------------------------------------- command line
@@ -485,12 +554,12 @@ def replacement_character(text: str) -> str:
 def run(args: argparse.Namespace) -> int:
     """Clean, report the count, and write the log; 2 with a one-line message on any failure."""
     try:
-        _refuse_to_overwrite(args.source, args.out, args.log, args.force)
+        refuse_unsafe_outputs(args.source, [args.out, args.log], args.force)
         moves = {m: t for m, t in backup_members(args.source, ArchiveLimits()).items() if m != t}
         changes = clean_backup(args.source, args.out, args.replace, level=args.level)
         if args.log is not None:
             write_log(resolve_issue_keys(args.source, changes), args.log)
-    except (CleanError, ArchiveReadError) as error:
+    except (CleanError, ArchiveReadError, OutputError) as error:
         return _fail(str(error))
     except (OSError, zipfile.BadZipFile, zlib.error, EOFError) as error:
         return _fail(f"{type(error).__name__}: {error}")
@@ -504,12 +573,24 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _refuse_to_overwrite(source: Path, out: Path, log: Path | None, force: bool) -> None:
-    if out.resolve() == source.resolve():
-        raise CleanError("--out is the backup itself; the backup is never written to")
-    for target in (out, log):
-        if target is not None and target.exists() and not force:
-            raise CleanError(f"{target} already exists; choose another name or pass --force")
+def refuse_unsafe_outputs(
+    source: Path, outputs: Iterable[Path | None], force: bool, inputs: Iterable[Path] = ()
+) -> None:
+    """Refuse, before any work, outputs that are inputs or that exist without ``--force``.
+
+    The first output is the zip: its ``.partial`` work file is an output too,
+    and must not be the source either (``clean-xml SRC.partial --out SRC``
+    would otherwise truncate the source and then delete it).
+    """
+    given = [path for path in outputs if path is not None]
+    every_input = [source, *inputs]
+    checked = [*given, partial_path(given[0])] if given else []
+    resolved = [check_output(path, every_input) for path in checked]
+    if len(set(resolved)) != len(resolved):
+        raise OutputError("two outputs name the same file; give each its own name")
+    for target in given:
+        if target.exists() and not force:
+            raise OutputError(f"{target} already exists; choose another name or pass --force")
 
 
 def _fail(message: str) -> int:

@@ -17,6 +17,7 @@ SUBCOMMANDS: tuple[str, ...] = (
     "pytest_jiramigrate.synth",
     "pytest_jiramigrate.split",
     "pytest_jiramigrate.clean",
+    "pytest_jiramigrate.fix.command",
 )
 
 

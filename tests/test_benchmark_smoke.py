@@ -44,6 +44,7 @@ def test_small_mode_measures_every_command_and_leaves_benchmarks_md_alone(
         expected[1:1] = ["xmllint --stream"]
         expected.append("xmllint (DOM)")
     expected += ["inflate + deflate (level 1)", "jiramigrate clean-xml"]
+    expected.append("jiramigrate fix, every fix on (with both checks)")
     assert measured == expected
     assert "## Targets" in done.stdout
     assert not output.exists()

@@ -367,3 +367,58 @@ def test_extra_fields_are_kept_except_zip64() -> None:
     zip64 = bytes.fromhex("0100 0800") + bytes(8)
     unix = bytes.fromhex("7578 0b00 0104e8030000 04e8030000")
     assert without_zip64(timestamp + zip64 + unix) == timestamp + unix
+
+
+def test_work_file_of_the_output_is_never_the_source(
+    faulty: tuple[Path, Manifest], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``clean-xml SRC.partial --out SRC`` would write its work file over the source."""
+    source = tmp_path / "site-backup.zip.partial"
+    source.write_bytes(faulty[0].read_bytes())
+    before = source.read_bytes()
+    assert "is the input" in refuse(capsys, source, "--out", tmp_path / "site-backup.zip")
+    assert source.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["site-backup.zip.partial"]
+
+
+@pytest.mark.parametrize("how", ["symlink", "hardlink", "dotdot"])
+@pytest.mark.parametrize("option", ["--out", "--log"])
+def test_no_output_is_the_source_under_another_name(
+    faulty: tuple[Path, Manifest],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    how: str,
+    option: str,
+) -> None:
+    source = tmp_path / "site-backup.zip"
+    source.write_bytes(faulty[0].read_bytes())
+    before = source.read_bytes()
+    (tmp_path / "sub").mkdir()
+    alias = tmp_path / "alias.zip"
+    if how == "symlink":
+        alias.symlink_to(source)
+    elif how == "hardlink":
+        alias.hardlink_to(source)
+    else:
+        alias = tmp_path / "sub" / ".." / "site-backup.zip"
+    outputs = {"--out": tmp_path / "out.zip", "--log": tmp_path / "log.csv", option: alias}
+    args = [arg for name, path in outputs.items() for arg in (name, path)]
+    assert "is the input" in refuse(capsys, source, *args, "--force")
+    assert source.read_bytes() == before
+
+
+def test_log_cells_are_spreadsheet_safe_and_unescaped(tmp_path: Path) -> None:
+    source = tmp_path / "backup.zip"
+    rows = (
+        '<?xml version="1.0" encoding="UTF-8"?>\n<entity-engine-xml>\n'
+        '    <Issue id="=1+2" key="&quot;K&amp;-1" summary="a\x01"/>\n</entity-engine-xml>\n'
+    )
+    with zipfile.ZipFile(source, "w") as archive:
+        archive.writestr("entities.xml", rows)
+    log = tmp_path / "log.csv"
+
+    assert run_cli(source, "--out", tmp_path / "out.zip", "--log", log) == 0
+
+    with log.open(newline="") as stream:
+        (record,) = list(csv.DictReader(stream))
+    assert (record["entity_id"], record["issue_key"]) == ("'=1+2", '"K&-1')
