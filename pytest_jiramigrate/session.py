@@ -202,7 +202,8 @@ class JiraSession:
         if self.backup is None:
             return f"jiramigrate: media only ({len(self.targets)} targets), no backup"
         meta, counts = facts.meta, facts.counts()
-        version = meta.get("jira_version", "unknown version")
+        found = facts.jira_version()
+        version = found.text if found else "unknown version"
         attachment_bytes = format_size(counts.pop("attachment_bytes"))
         parts = ", ".join(f"{value:,} {name}" for name, value in counts.items())
         parts += f" ({attachment_bytes} of attachments)"
@@ -227,12 +228,12 @@ class JiraSession:
         if self.backup is not None:
             backup = {"path": str(self.backup.path), "name": self.backup.name}
             facts = self.facts()
-            meta = facts.meta
+            meta, version = facts.meta, facts.jira_version()
             backup.update(
                 sha256=meta.get("sha256"),
-                jira_version=meta.get("jira_version"),
-                jira_build=meta.get("jira_build"),
-                base_url=meta.get("base_url"),
+                jira_version=version.text if version else None,
+                jira_build=meta.get("jira_build") or facts.jira_property("jira.version.patched"),
+                base_url=facts.base_url,
                 counts=facts.counts(),
             )
         return {

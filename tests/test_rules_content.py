@@ -288,39 +288,40 @@ def test_base_url_passes_when_both_agree_and_records_them(store: Store) -> None:
     assert verdict.summary.startswith("Select https://jira.acme.com/jira in the import's")
 
 
-def test_base_url_fails_when_they_disagree(store: Store) -> None:
+def test_base_url_header_that_disagrees_is_a_warning_naming_both(store: Store) -> None:
     with_base_urls(store, "https://jira.acme.com", "https://jira.acme.com/JIRA")
 
     verdict = run(content.server_base_url, store)
 
-    assert texts(verdict) == [
-        "jira.baseurl is https://jira.acme.com but the entities.xml header says"
+    assert verdict.findings == ()
+    assert [advisory.text for advisory in verdict.advisories] == [
+        "the jira.baseurl property is https://jira.acme.com but the entities.xml header says"
         " https://jira.acme.com/JIRA"
     ]
+    assert verdict.summary.startswith("Select https://jira.acme.com in the import's")
     assert set(verdict.properties) == {"jira_baseurl", "header_base_url"}
 
 
-@pytest.mark.parametrize(
-    ("stored", "header", "expected"),
-    [
-        (None, "https://jira.acme.com", ["the jira.baseurl property is not set"]),
-        ("https://jira.acme.com", None, ["the entities.xml header has no Base URL"]),
-        (
-            " ",
-            "",
-            ["the jira.baseurl property is not set", "the entities.xml header has no Base URL"],
-        ),
-    ],
-)
-def test_base_url_fails_when_one_is_missing(
-    store: Store, stored: str | None, header: str | None, expected: list[str]
+def test_base_url_passes_from_the_property_when_the_header_has_none(store: Store) -> None:
+    with_base_urls(store, "https://jira.acme.com", None)
+
+    verdict = run(content.server_base_url, store)
+
+    assert verdict.findings == ()
+    assert verdict.advisories == ()
+    assert "header has no Base URL line; the property is what counts" in verdict.summary
+
+
+@pytest.mark.parametrize(("stored", "header"), [(None, "https://jira.acme.com"), (" ", "")])
+def test_base_url_fails_without_the_property(
+    store: Store, stored: str | None, header: str | None
 ) -> None:
     with_base_urls(store, stored, header)
 
     verdict = run(content.server_base_url, store)
 
-    assert texts(verdict) == expected
-    assert "link-mapping" in verdict.summary
+    assert texts(verdict) == ["the jira.baseurl property is not set"]
+    assert "jira.baseurl" in verdict.summary
 
 
 def test_normalized_url_ignores_case_of_scheme_and_host_and_trailing_slash() -> None:

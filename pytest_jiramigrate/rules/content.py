@@ -386,9 +386,10 @@ def normalized_url(url: str) -> str:
     why="""
         During the import Jira Cloud lists the server URLs found in the backup and asks which
         one is the site being migrated, so that links to it point at the new Cloud site. The
-        backup must record that URL (the jira.baseurl property, repeated as Base URL in the
-        entities.xml header) and both must agree, or links keep pointing at the old server.
-        (Atlassian, "Use Jira Site Import to migrate from server to cloud", step 4.)
+        import reads the jira.baseurl property; without it, links keep pointing at the old
+        server. The "Base URL" line of the entities.xml header is only a comment (Jira wrote
+        none before 4.1): when it disagrees with the property, that is worth a look, not a
+        failure. (Atlassian, "Use Jira Site Import to migrate from server to cloud", step 4.)
     """,
     fix="""
         On the server, set Administration > System > General configuration > Base URL to the
@@ -403,48 +404,41 @@ def normalized_url(url: str) -> str:
     group="content",
 )
 def server_base_url(facts: Facts, settings: RuleSettings) -> Verdict:
-    stored = facts.scalar(
-        "SELECT value FROM property WHERE key = 'jira.baseurl' AND trim(value) != ''"
-        " ORDER BY rowid LIMIT 1"
-    )
+    stored = facts.base_url
     header = (facts.meta.get("base_url") or "").strip() or None
     properties = {
         name: value
         for name, value in (("jira_baseurl", stored), ("header_base_url", header))
         if value is not None
     }
-    findings = []
     if stored is None:
-        findings.append(
-            Finding("the jira.baseurl property is not set", {"property": "jira.baseurl"})
-        )
-    if header is None:
-        findings.append(Finding("the entities.xml header has no Base URL", {"header": "Base URL"}))
-    if (
-        stored is not None
-        and header is not None
-        and normalized_url(stored) != normalized_url(header)
-    ):
-        findings.append(
-            Finding(
-                f"jira.baseurl is {stored} but the entities.xml header says {header}",
-                {"jira_baseurl": stored, "header_base_url": header},
-            )
-        )
-    if findings:
+        finding = Finding("the jira.baseurl property is not set", {"property": "jira.baseurl"})
         return Verdict(
-            findings=findings,
+            findings=[finding],
             summary=(
-                "The backup does not record one base URL for the server, so it is unclear which"
-                " URL to select in the import's link-mapping step."
+                "The backup does not record the server's base URL (the jira.baseurl property),"
+                " so links to the server cannot be mapped to the Cloud site."
             ),
             properties=properties,
         )
-    return passed(
+    advice = (
         f"Select {stored} in the import's link-mapping step so that links to the server point"
-        " at the new Cloud site.",
-        properties=properties,
+        " at the new Cloud site."
     )
+    if header is not None and normalized_url(stored) != normalized_url(header):
+        advisory = Finding(
+            f"the jira.baseurl property is {stored} but the entities.xml header says {header}",
+            {"jira_baseurl": stored, "header_base_url": header},
+        )
+        return passed(
+            f"{advice} The header comment names another URL, {header}: check which one users"
+            " reach the site at.",
+            properties=properties,
+            advisories=[advisory],
+        )
+    if header is None:
+        advice += " (The entities.xml header has no Base URL line; the property is what counts.)"
+    return passed(advice, properties=properties)
 
 
 RULES: tuple[Rule, ...] = (
