@@ -64,6 +64,9 @@ class Store:
             "INSERT INTO issue_link VALUES (?, ?, ?, 'Relates')", (self._id(), source, destination)
         )
 
+    def remote_link(self, issue_id: str) -> None:
+        self.db.execute("INSERT INTO remote_link VALUES (?, ?)", (self._id(), issue_id))
+
     def facts(self) -> Facts:
         facts_store.summarize(self.db)  # as the scan does once it has read the rows
         return Facts(self.db)
@@ -106,6 +109,7 @@ def test_catalogue_order_ids_and_defaults() -> None:
         "max_comments": 5000,
         "max_worklogs": 5000,
         "max_issue_links": 2000,
+        "max_remote_links": 2000,
     }
     assert content.site_guardrails.defaults() == {"max_issues": 18_000_000, "max_projects": 8400}
     assert content.site_guardrails.severity == "warning"
@@ -239,6 +243,20 @@ def test_per_issue_limits_pass_with_defaults(store: Store) -> None:
     assert verdict.findings == ()
     assert verdict.properties["most_attachments_per_issue"] == "1"
     assert verdict.properties["most_issue_links_per_issue"] == "0"
+
+
+def test_per_issue_limits_count_remote_links(store: Store) -> None:
+    busy, calm = store.issue(6), store.issue(7)
+    for _ in range(3):
+        store.remote_link(busy)
+    store.remote_link(calm)
+
+    verdict = run(content.per_issue_limits, store, max_remote_links=2)
+
+    assert texts(verdict) == ["ACME-6: 3 remote links (limit 2)"]
+    assert verdict.findings[0].fields["what"] == "remote links"
+    assert verdict.summary.endswith("are exceeded on 1 issue.")
+    assert run(content.per_issue_limits, store, max_remote_links=3).findings == ()
 
 
 # --- site-guardrails ---------------------------------------------------------------------

@@ -214,6 +214,7 @@ PER_ISSUE_LIMITS: dict[str, str] = {
     "comments": "max_comments",
     "worklogs": "max_worklogs",
     "issue links": "max_issue_links",
+    "remote links": "max_remote_links",
 }
 
 
@@ -235,9 +236,9 @@ def _most_per_issue(facts: Facts, what: str) -> int:
     id="per-issue-limits",
     title="No issue has more attachments, comments, worklogs or links than Cloud allows",
     why="""
-        Jira Cloud allows at most 2,000 attachments, 5,000 comments, 5,000 worklogs and
-        2,000 issue links (inward and outward together) on one issue; the import fails or
-        drops the rest. (Atlassian, "Jira Cloud data limits".)
+        Jira Cloud allows at most 2,000 attachments, 5,000 comments, 5,000 worklogs,
+        2,000 issue links (inward and outward together) and 2,000 remote links on one
+        issue; the import fails or drops the rest. (Atlassian, "Jira Cloud data limits".)
     """,
     fix="""
         On the server, reduce each listed issue below the limit: delete obsolete attachments,
@@ -249,6 +250,7 @@ def _most_per_issue(facts: Facts, what: str) -> int:
         Threshold("max_comments", 5000, "comments on one issue"),
         Threshold("max_worklogs", 5000, "worklogs on one issue"),
         Threshold("max_issue_links", 2000, "issue links on one issue, counting both directions"),
+        Threshold("max_remote_links", 2000, "remote links (to web pages, Confluence) on one issue"),
     ],
     sql="""
         SELECT issueid, 'attachments', count(*) FROM fileattachment
@@ -263,7 +265,10 @@ def _most_per_issue(facts: Facts, what: str) -> int:
         SELECT issue, 'issue links', count(*)
         FROM (SELECT source AS issue FROM issuelink
               UNION ALL SELECT destination FROM issuelink) AS ends
-        GROUP BY issue HAVING count(*) > 2000;
+        GROUP BY issue HAVING count(*) > 2000
+        UNION ALL
+        SELECT issueid, 'remote links', count(*) FROM remotelink
+        GROUP BY issueid HAVING count(*) > 2000;
         -- issue key of an id: SELECT p.pkey || '-' || i.issuenum FROM jiraissue i
         --                     JOIN project p ON p.id = i.project WHERE i.id = <issueid>
     """,
@@ -297,16 +302,16 @@ def per_issue_limits(facts: Facts, settings: RuleSettings) -> Verdict:
     findings = [finding for _, finding in sorted(found, key=lambda pair: pair[0])]
     if not findings:
         return passed(
-            "No issue has more attachments, comments, worklogs or issue links than Jira Cloud"
-            " allows.",
+            "No issue has more attachments, comments, worklogs, issue links or remote links"
+            " than Jira Cloud allows.",
             properties=most,
         )
     issues = len({finding.fields["issue_id"] for finding in findings})
     return Verdict(
         findings=findings,
         summary=(
-            "Jira Cloud's per-issue limits on attachments, comments, worklogs or issue links"
-            f" are exceeded on {plural(issues, 'issue')}."
+            "Jira Cloud's per-issue limits on attachments, comments, worklogs, issue links or"
+            f" remote links are exceeded on {plural(issues, 'issue')}."
         ),
         observed=len(findings),
         properties=most,
