@@ -333,15 +333,6 @@ CASES: tuple[Case, ...] = (
     ),
     Case(
         "server-base-url",
-        ("baseurl-mismatch",),
-        lambda m: [
-            "jira.baseurl is {property} but the entities.xml header says {header}".format(
-                **m.fault("baseurl-mismatch")
-            )
-        ],
-    ),
-    Case(
-        "server-base-url",
         ("baseurl-missing",),
         lambda m: ["the jira.baseurl property is not set"],
     ),

@@ -754,11 +754,8 @@ def test_real_pre_7_backups_name_their_administrators(tmp_path: Path, name: str)
 
     db = scan(backup)
 
-    assert (
-        db.execute(
-            "SELECT permission, group_name FROM global_permission"
-            " WHERE permission IN ('ADMINISTER', 'SYSTEM_ADMIN') ORDER BY permission"
-        ).fetchall()
-        == [("ADMINISTER", "jira-administrators"), ("SYSTEM_ADMIN", "jira-administrators")]
-    )
+    assert db.execute(
+        "SELECT permission, group_name FROM global_permission"
+        " WHERE permission IN ('ADMINISTER', 'SYSTEM_ADMIN') ORDER BY permission"
+    ).fetchall() == [("ADMINISTER", "jira-administrators"), ("SYSTEM_ADMIN", "jira-administrators")]
     assert one(db, "SELECT count(*) FROM global_permission WHERE permission = 'USE'") == 1

@@ -205,8 +205,11 @@ _JOINS = (
     # backup of 7.0 or later has GlobalPermissionEntry rows and may keep the old rows,
     # which that Jira no longer reads
     f"""INSERT INTO global_permission
-       SELECT id, CASE permission {" ".join(f"WHEN '{number}' THEN '{name}'"
-                                           for number, name in GLOBAL_PERMISSION_NUMBERS.items())}
+       SELECT id, CASE permission {
+        " ".join(
+            f"WHEN '{number}' THEN '{name}'" for number, name in GLOBAL_PERMISSION_NUMBERS.items()
+        )
+    }
                   ELSE permission END, parameter
        FROM scheme_permission
        WHERE scheme IS NULL AND lower(type) = 'group'
