@@ -35,6 +35,7 @@ from pytest_jiramigrate.report.markdown import render_summary
 from pytest_jiramigrate.report.text import failure_text
 from pytest_jiramigrate.rules.base import Rule, plural
 from pytest_jiramigrate.rules.media import set_current_target
+from pytest_jiramigrate.rules.users import licensed_users
 from pytest_jiramigrate.sizes import format_size
 from pytest_jiramigrate.store import backup_store, media_store
 
@@ -200,12 +201,17 @@ class JiraSession:
     def inventory_line(self, facts: Facts) -> str:
         """The backup at a glance, printed once it is scanned."""
         if self.backup is None:
-            return f"jiramigrate: media only ({len(self.targets)} targets), no backup"
+            return f"jiramigrate: media only ({plural(len(self.targets), 'target')}), no backup"
         meta, counts = facts.meta, facts.counts()
         found = facts.jira_version()
         version = found.text if found else "unknown version"
         attachment_bytes = format_size(counts.pop("attachment_bytes"))
-        parts = ", ".join(f"{value:,} {name}" for name, value in counts.items())
+        licensed = licensed_users(facts)
+        shown = {name: plural(value, name.removesuffix("s")) for name, value in counts.items()}
+        shown["users"] += (
+            f" ({licensed.count:,} with product access, counted as {licensed.counting})"
+        )
+        parts = ", ".join(shown.values())
         parts += f" ({attachment_bytes} of attachments)"
         return f"jiramigrate: {meta.get('backup_name')} (Jira {version}): {parts}"
 
