@@ -170,7 +170,7 @@ def comment_counts(manifest: Manifest) -> list[str]:
 
 
 def needed_annual_tier(manifest: Manifest) -> list[str]:
-    """The band of Atlassian's smallest annual tier that holds the backup's users with product access."""
+    """The smallest annual tier band that holds the backup's users with product access."""
     tiers = sorted(int(t) for t in RULE_BY_ID["user-count-within-plan"].defaults()["annual_tiers"])
     index = next(i for i, tier in enumerate(tiers) if tier >= licensed_users(manifest))
     band = f"{tiers[index - 1] + 1 if index else 1}-{tiers[index]}"
