@@ -5,7 +5,11 @@ address is one its identity platform refuses.  Atlassian names three kinds of
 fault (guide "Use Jira Site Import to migrate from server to cloud", section
 "If there are errors with usernames or emails"): the address must end in a
 top-level domain, must use a valid domain, and must be unique.  Atlassian's
-KB "Resolve invalid email addresses" adds the syntax it checks.
+KB "Resolve invalid email addresses when migrating to the Cloud" adds a
+syntax check, with a PostgreSQL pattern stricter than its own MySQL and
+Oracle queries (which accept ``+``, apostrophes and more): an address the
+RFCs call malformed is a fault (:func:`syntax_problem`), one the RFCs allow
+but that pattern refuses is an advisory (:func:`pattern_advisory`).
 
 Each validator returns a short reason, or None when the address passes, and
 never touches the network: ``email-validator`` runs with deliverability
@@ -28,7 +32,8 @@ from pytest_jiramigrate.config import DEFAULT_DENY_DOMAINS
 #: RFC 5321 section 4.5.3.1.1: a local part holds at most 64 octets.
 LOCAL_PART_LIMIT = 64
 
-#: The pattern Atlassian's KB "Resolve invalid email addresses" checks with.
+#: The PostgreSQL pattern of Atlassian's KB "Resolve invalid email addresses when
+#: migrating to the Cloud"; the same KB's MySQL and Oracle queries are looser.
 ATLASSIAN_PATTERN = r"^[A-Za-z0-9._%-]+@[A-Za-z0-9.-]+[.][A-Za-z]+$"
 _ATLASSIAN_RE = re.compile(ATLASSIAN_PATTERN)
 
@@ -87,18 +92,25 @@ def _neutralize_special_use_tld(address: str) -> str:
 
 
 def syntax_problem(address: str) -> str | None:
-    """Why ``address`` is malformed for Cloud's import, or None when it is well-formed."""
+    """Why ``address`` is malformed by the RFCs (5321, 5322, 6531), or None when it is not."""
     if not address.strip():
         return "The address is empty"
     local_part = address.rpartition("@")[0]
     if len(local_part) > LOCAL_PART_LIMIT:
         return f"The local part is {len(local_part)} characters (limit {LOCAL_PART_LIMIT})"
-    problem = _validator_problem(address)
-    if problem is not None:
-        return problem
-    if not _ATLASSIAN_RE.match(address):
-        return _atlassian_mismatch(address)
-    return None
+    return _validator_problem(address)
+
+
+def pattern_advisory(address: str) -> str | None:
+    """Why the KB's PostgreSQL pattern refuses an address the RFCs allow, or None.
+
+    Valid addresses it refuses (``bob+jira@``, ``o'brien@``, a quoted local
+    part, non-ASCII letters) are worth a look, not a failure: the same KB's
+    MySQL and Oracle queries accept them.
+    """
+    if _ATLASSIAN_RE.match(address) or syntax_problem(address) is not None:
+        return None
+    return _atlassian_mismatch(address)
 
 
 #: a domain email_validator accepts, to check a local part on its own
@@ -133,7 +145,7 @@ def _validate(address: str) -> str | None:
             _neutralize_special_use_tld(address),
             check_deliverability=False,
             globally_deliverable=False,
-            allow_quoted_local=False,
+            allow_quoted_local=True,
             allow_domain_literal=False,
             allow_display_name=False,
         )

@@ -92,7 +92,8 @@ CREATE TABLE scan_property_value (id TEXT, value TEXT);
 -- derived once a scan has read the rows (see summarize): what rules would
 -- otherwise aggregate from millions of rows on every run
 CREATE TABLE per_issue (issue_id TEXT, what TEXT, n INTEGER);
-CREATE TABLE email_check (email TEXT PRIMARY KEY, syntax TEXT, tld TEXT);
+-- syntax: malformed by the RFCs; pattern: valid, but refused by the KB's PostgreSQL pattern
+CREATE TABLE email_check (email TEXT PRIMARY KEY, syntax TEXT, tld TEXT, pattern TEXT);
 -- activeobjects.xml: rows per table
 CREATE TABLE ao_table (name TEXT PRIMARY KEY, columns INTEGER, rows INTEGER);
 """
@@ -128,7 +129,7 @@ def summarize(db: sqlite3.Connection) -> None:
     """Derive, once per scan, the facts that do not depend on the configuration but would
     cost every run a pass over millions of rows: counts per issue, and the syntax and
     top-level-domain verdict of each distinct e-mail address."""
-    from pytest_jiramigrate.emails import syntax_problem, tld_problem
+    from pytest_jiramigrate.emails import pattern_advisory, syntax_problem, tld_problem
 
     for what, counted in PER_ISSUE.items():
         db.execute(
@@ -138,8 +139,11 @@ def summarize(db: sqlite3.Connection) -> None:
         )
     addresses = [row[0] for row in db.execute("SELECT DISTINCT email FROM user WHERE email != ''")]
     db.executemany(
-        "INSERT OR IGNORE INTO email_check VALUES (?, ?, ?)",
-        [(email, syntax_problem(email), tld_problem(email)) for email in addresses],
+        "INSERT OR IGNORE INTO email_check VALUES (?, ?, ?, ?)",
+        [
+            (email, syntax_problem(email), tld_problem(email), pattern_advisory(email))
+            for email in addresses
+        ],
     )
 
 

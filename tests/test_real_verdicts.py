@@ -173,3 +173,30 @@ def test_a_header_base_url_that_disagrees_is_a_warning_naming_both(
         f" {record['header']}"
     ) in result.stdout.str()
     assert report["backup"]["base_url"] == record["property"]
+
+
+def test_an_address_only_the_kb_pattern_refuses_is_a_warning_not_a_failure(
+    synth_backup: BackupFactory, run_jira: JiraRun, pytester: pytest.Pytester, tmp_path: Path
+) -> None:
+    source = synth_backup().path
+    with zipfile.ZipFile(source) as backup:
+        text = backup.read("entities.xml").decode("utf-8")
+        ao = backup.read("activeobjects.xml")
+    user = re.search(r'<User [^>]*userName="(\w+)"[^>]*emailAddress="(\w+)@', text)
+    assert user is not None
+    name, local = user.groups()
+    text = text.replace(f'"{local}@', f'"{local}+jira@')
+    target = tmp_path / NODE
+    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as backup:
+        backup.writestr("entities.xml", text)
+        backup.writestr("activeobjects.xml", ao)
+
+    result = run_jira(target, "-rA", "--jira-report=report.json")
+
+    result.stdout.fnmatch_lines(
+        [f"*{NODE}::email-syntax*JiraReadinessWarning*", f"PASSED {NODE}::email-syntax"]
+    )
+    found = entry(report_of(pytester), "email-syntax")
+    assert found["outcome"] == "warning"
+    assert f"{name} <{local}+jira@acmecorp.com>" in result.stdout.str()
+    assert "does not allow '+'" in result.stdout.str()

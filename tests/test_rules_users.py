@@ -181,7 +181,25 @@ def test_email_syntax_names_malformed_addresses(store: Any) -> None:
         "ab <a,b@example.net> (directory 'JIRA Internal Directory'): The email address"
         " contains invalid characters before the @-sign: ','"
     )
-    assert verdict.summary == "2 users have an e-mail address that Cloud rejects as malformed."
+    assert verdict.summary == "2 users have an e-mail address that the RFCs call malformed."
+    assert verdict.advisories == ()
+
+
+def test_email_syntax_warns_of_valid_addresses_the_kb_pattern_refuses(store: Any) -> None:
+    facts = store(
+        [U("bob", "bob+jira@acme.com"), U("rw", '"rwhite"@acmecorp.com'), U("ok", "ok@acme.com")]
+    )
+    verdict = run(email_syntax, facts)
+    assert verdict.findings == ()
+    assert [(a.fields["user"], a.fields["email"]) for a in verdict.advisories] == [
+        ("bob", "bob+jira@acme.com"),
+        ("rw", '"rwhite"@acmecorp.com'),
+    ]
+    assert "does not allow '+'" in verdict.advisories[0].text
+    assert verdict.summary == (
+        "All 3 users have an e-mail address that is well-formed. 2 valid addresses are refused"
+        " by the stricter pattern of Atlassian's KB."
+    )
 
 
 def test_email_syntax_passes_well_formed_addresses(store: Any) -> None:

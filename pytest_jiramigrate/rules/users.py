@@ -40,10 +40,15 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from pytest_jiramigrate.emails import domain_problem, syntax_problem, tld_problem
+from pytest_jiramigrate.emails import (
+    domain_problem,
+    pattern_advisory,
+    syntax_problem,
+    tld_problem,
+)
 from pytest_jiramigrate.facts import Facts
 from pytest_jiramigrate.rules.base import (
     Finding,
@@ -321,18 +326,23 @@ def email_present(facts: Facts, settings: RuleSettings) -> Verdict:
     id="email-syntax",
     title="E-mail addresses are well-formed",
     why="""
-        Cloud's user import refuses malformed addresses. Atlassian's KB "Resolve
-        invalid email addresses" checks them with the pattern
-        ^[A-Za-z0-9._%-]+@[A-Za-z0-9.-]+[.][A-Za-z]+$ (so '+', apostrophes and
-        non-ASCII letters are refused too), and RFC 5321 limits the part before
-        the @ to 64 characters.
+        Cloud's user import refuses malformed addresses: what the RFCs (5321,
+        5322, 6531) do not allow, including a part before the @ longer than 64
+        characters. Atlassian's KB "Resolve invalid email addresses when
+        migrating to the Cloud" finds them on PostgreSQL with the pattern
+        ^[A-Za-z0-9._%-]+@[A-Za-z0-9.-]+[.][A-Za-z]+$, which is stricter than
+        the same KB's MySQL and Oracle queries: valid addresses it refuses ('+',
+        apostrophes, quoted or non-ASCII local parts) are listed as warnings.
     """,
     fix="""
         Correct each listed address in Jira or in the directory it comes from
         (for an LDAP directory, in LDAP, then synchronise), then take a new backup.
+        Addresses listed as warnings are valid: change them only if the import
+        refuses them.
     """,
     sql="""
--- PostgreSQL; on MySQL use "not regexp", on Oracle "not regexp_like(...)"
+-- PostgreSQL (the KB's pattern: it also lists valid addresses with '+' or apostrophes);
+-- on MySQL use "not regexp", on Oracle "not regexp_like(...)"
 select u.user_name, u.email_address, d.directory_name
 from cwd_user u join cwd_directory d on d.id = u.directory_id
 where d.active = 1
@@ -343,11 +353,25 @@ where d.active = 1
     needs=("entities",),
 )
 def email_syntax(facts: Facts, settings: RuleSettings) -> Verdict:
-    return _address_verdict(
+    verdict = _address_verdict(
         facts,
         _scanned(facts, "syntax", syntax_problem),
-        "that Cloud rejects as malformed",
+        "that the RFCs call malformed",
         "that is well-formed",
+    )
+    pattern = _scanned(facts, "pattern", pattern_advisory)
+    advisories = [
+        user.finding(reason)
+        for user in _with_email(counted_users(facts))
+        if (reason := pattern(user.email)) is not None
+    ]
+    if not advisories:
+        return verdict
+    subject = agree(len(advisories), "valid address", "is", "are")
+    return replace(
+        verdict,
+        summary=f"{verdict.summary} {subject} refused by the stricter pattern of Atlassian's KB.",
+        advisories=advisories,
     )
 
 
