@@ -278,7 +278,7 @@ def test_site_guardrails_report_each_exceeded_count(store: Store) -> None:
     verdict = run(content.site_guardrails, store, max_issues=2, max_projects=1)
 
     assert texts(verdict) == ["3 issues (guardrail 2)"]
-    assert verdict.observed == "3 issues, 1 projects"
+    assert verdict.observed == "3 issues, 1 project"
     assert "beyond" in verdict.summary
 
 

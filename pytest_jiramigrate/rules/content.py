@@ -116,7 +116,7 @@ def text_field_length(facts: Facts, settings: RuleSettings) -> Verdict:
         field = _text_field(row)
         findings.append(
             Finding(
-                text=f"{issue_label(row)} {field}: {row['length']:,} characters",
+                text=f"{issue_label(row)} {field}: {plural(row['length'], 'character')}",
                 fields={
                     "issue": row["key"],
                     "issue_id": row["issue_id"],
@@ -132,7 +132,7 @@ def text_field_length(facts: Facts, settings: RuleSettings) -> Verdict:
     longest = facts.scalar(_LONGEST_TEXT) or 0
     if not findings:
         return passed(
-            f"Every text field fits {limit:,} characters (the longest has {longest:,}).",
+            f"Every text field fits {plural(limit, 'character')} (the longest has {longest:,}).",
             observed=longest,
             limit=limit,
         )
@@ -140,7 +140,7 @@ def text_field_length(facts: Facts, settings: RuleSettings) -> Verdict:
         findings=findings,
         summary=(
             f"Jira Cloud cannot store {plural(len(findings), 'text field')} longer than"
-            f" {limit:,} characters (the longest has {longest:,})."
+            f" {plural(limit, 'character')} (the longest has {longest:,})."
         ),
         observed=longest,
         limit=limit,
@@ -178,7 +178,7 @@ def summary_length(facts: Facts, settings: RuleSettings) -> Verdict:
     )
     findings = [
         Finding(
-            text=f"{issue_label(row)} summary: {row['summary_len']:,} characters",
+            text=f"{issue_label(row)} summary: {plural(row['summary_len'], 'character')}",
             fields={
                 "issue": row["key"],
                 "issue_id": row["issue_id"],
@@ -193,7 +193,7 @@ def summary_length(facts: Facts, settings: RuleSettings) -> Verdict:
     longest = facts.scalar("SELECT coalesce(max(summary_len), 0) FROM issue")
     if not findings:
         return passed(
-            f"Every issue summary fits {limit:,} characters (the longest has {longest:,}).",
+            f"Every issue summary fits {plural(limit, 'character')} (the longest has {longest:,}).",
             observed=longest,
             limit=limit,
         )
@@ -201,7 +201,7 @@ def summary_length(facts: Facts, settings: RuleSettings) -> Verdict:
         findings=findings,
         summary=(
             f"Jira Cloud rejects {plural(len(findings), 'issue')} whose summary is longer than"
-            f" {limit:,} characters (the longest has {longest:,})."
+            f" {plural(limit, 'character')} (the longest has {longest:,})."
         ),
         observed=longest,
         limit=limit,
@@ -288,7 +288,8 @@ def per_issue_limits(facts: Facts, settings: RuleSettings) -> Verdict:
                 order,
             )
             finding = Finding(
-                text=f"{issue_label(row)}: {row['n']:,} {what} (limit {limit:,})",
+                text=f"{issue_label(row)}: {plural(row['n'], what.removesuffix('s'))}"
+                f" (limit {limit:,})",
                 fields={
                     "issue": row["key"],
                     "issue_id": row["issue_id"],
@@ -350,19 +351,19 @@ def site_guardrails(facts: Facts, settings: RuleSettings) -> Verdict:
     limits = {"issues": settings["max_issues"], "projects": settings["max_projects"]}
     findings = [
         Finding(
-            text=f"{counts[what]:,} {what} (guardrail {limits[what]:,})",
+            text=f"{plural(counts[what], what.removesuffix('s'))} (guardrail {limits[what]:,})",
             fields={"what": what, "count": counts[what], "limit": limits[what]},
         )
         for what in counts
         if counts[what] > limits[what]
     ]
-    observed = f"{counts['issues']} issues, {counts['projects']} projects"
-    limit = f"{limits['issues']} issues, {limits['projects']} projects"
+    observed = f"{plural(counts['issues'], 'issue')}, {plural(counts['projects'], 'project')}"
+    limit = f"{plural(limits['issues'], 'issue')}, {plural(limits['projects'], 'project')}"
     sizes = (
         f"The site has {plural(counts['issues'], 'issue')}"
         f" in {plural(counts['projects'], 'project')}"
     )
-    guardrails = f"{limits['issues']:,} issues and {limits['projects']:,} projects"
+    guardrails = f"{plural(limits['issues'], 'issue')} and {plural(limits['projects'], 'project')}"
     if not findings:
         return passed(
             f"{sizes}, within Jira Cloud's site guardrails of {guardrails}.",

@@ -321,14 +321,15 @@ def group_merge_escalation(facts: Facts, settings: RuleSettings) -> Verdict:
         admin_groups += bool(finding.fields["admin_permissions"])
     if not findings:
         return passed(
-            f"No backup group with members shares a name with the {len(cloud_groups)}"
-            " Cloud groups, so merging users escalates no one."
+            "No backup group with members shares a name with the"
+            f" {plural(len(cloud_groups), 'Cloud group')}, so merging users escalates no one."
         )
     return Verdict(
         findings=findings,
         summary=(
-            f"{plural(len(findings), 'backup group')} ({admin_groups} holding ADMINISTER or"
-            " SYSTEM_ADMIN) merge into same-named Cloud groups, giving"
+            f"{plural(len(findings), 'backup group')} ({admin_groups:,} holding ADMINISTER or"
+            f" SYSTEM_ADMIN) {'merges' if len(findings) == 1 else 'merge'} into same-named"
+            " Cloud groups, giving"
             f" {plural(len(gaining), 'user')} those groups' access."
         ),
         observed=len(findings),
@@ -488,7 +489,8 @@ def membership_integrity(facts: Facts, settings: RuleSettings) -> Verdict:
     return Verdict(
         findings=findings,
         summary=(
-            f"{plural(len(findings), 'membership row')} of {checked:,} are duplicated or point"
+            f"{plural(len(findings), 'membership row')} of {checked:,}"
+            f" {'is duplicated or points' if len(findings) == 1 else 'are duplicated or point'}"
             " at missing or differently named groups and users, which fails Cloud's import."
         ),
         observed=len(findings),
