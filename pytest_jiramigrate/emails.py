@@ -21,13 +21,21 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import cache, lru_cache
 
 import email_validator
 from publicsuffixlist import PublicSuffixList
 
 from pytest_jiramigrate.config import DEFAULT_DENY_DOMAINS
+
+#: How a reason shows the domain it is about: as it is, or masked (``--jira-redact``).
+Show = Callable[[str], str]
+
+
+def as_is(value: str) -> str:
+    return value
+
 
 #: RFC 5321 section 4.5.3.1.1: a local part holds at most 64 octets.
 LOCAL_PART_LIMIT = 64
@@ -165,22 +173,22 @@ def _atlassian_mismatch(address: str) -> str:
     return f"Atlassian's pattern {ATLASSIAN_PATTERN} requires a domain ending in '.' and letters"
 
 
-def tld_problem(address: str) -> str | None:
+def tld_problem(address: str, show: Show = as_is) -> str | None:
     """Why ``address`` does not end in an ICANN top-level domain, or None when it does."""
-    return _tld_reason(_domain_part(address))
+    return _tld_reason(_domain_part(address), show)
 
 
 @lru_cache(maxsize=4096)
-def _tld_reason(domain: str) -> str | None:
+def _tld_reason(domain: str, show: Show) -> str | None:
     if not domain:
         return "The address has no domain part"
     if "." not in domain:
-        return f"The domain '{domain}' has no top-level domain"
+        return f"The domain '{show(domain)}' has no top-level domain"
     last = domain.rpartition(".")[2]
     if not last:
-        return f"The domain '{domain}' ends with a dot instead of a top-level domain"
+        return f"The domain '{show(domain)}' ends with a dot instead of a top-level domain"
     if not public_suffix_list().is_public(last):
-        return f"'.{last}' is not a top-level domain"
+        return f"'.{show(domain).rpartition('.')[2]}' is not a top-level domain"
     return None
 
 
@@ -188,6 +196,7 @@ def domain_problem(
     address: str,
     allow: Sequence[str] = (),
     deny: Sequence[str] = DEFAULT_DENY_DOMAINS,
+    show: Show = as_is,
 ) -> str | None:
     """Why Cloud would not accept the domain of ``address``, or None.
 
@@ -202,6 +211,7 @@ def domain_problem(
         _normalize_domain(_domain_part(address)),
         tuple(_normalize_domain(name) for name in allow),
         tuple(_normalize_domain(name) for name in deny),
+        show,
     )
 
 
@@ -215,19 +225,22 @@ def _within(domain: str, name: str) -> bool:
 
 
 @lru_cache(maxsize=4096)
-def _domain_reason(domain: str, allow: tuple[str, ...], deny: tuple[str, ...]) -> str | None:
+def _domain_reason(
+    domain: str, allow: tuple[str, ...], deny: tuple[str, ...], show: Show
+) -> str | None:
     if any(_within(domain, name) for name in allow):
         return None
     if not domain:
         return "The address has no domain part"
+    shown = show(domain)
     special = _special_use_name(domain)
     if special is not None:
-        return f"'{domain}' is reserved for special use: .{special} ({SPECIAL_USE_NAMES[special]})"
+        return f"'{shown}' is reserved for special use: .{special} ({SPECIAL_USE_NAMES[special]})"
     denied = next((name for name in deny if _within(domain, name)), None)
     if denied is not None:
-        return f"'{domain}' is on the deny list ({denied})"
+        return f"'{shown}' is on the deny list ({show(denied)})"
     if public_suffix_list().privatesuffix(domain) is None:
-        return f"The registrable domain of '{domain}' cannot be determined"
+        return f"The registrable domain of '{shown}' cannot be determined"
     return None
 
 

@@ -18,7 +18,7 @@ import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 T = TypeVar("T")
 
@@ -156,6 +156,75 @@ def create(path: Path) -> sqlite3.Connection:
     return db
 
 
+class Mask(Protocol):
+    """How a rule shows an identity where it enters a finding: unchanged, or as a
+    pseudonym under ``--jira-redact`` (:class:`pytest_jiramigrate.redact.Redactor`).
+
+    Rules compare and count the clear values they read from the store, and build
+    every finding's fields and text from what the mask returns, so that no
+    message is ever rewritten after the fact.
+    """
+
+    @property
+    def redacting(self) -> bool:
+        """True when identities are replaced (a message that could quote one is withheld)."""
+
+    def user(self, name: str) -> str: ...
+    def name(self, display_name: str) -> str: ...
+    def email(self, address: str) -> str: ...
+    def domain(self, domain: str) -> str: ...
+    def url(self, url: str) -> str: ...
+
+
+class Clear:
+    """The mask of a run without ``--jira-redact``: every identity as it is."""
+
+    redacting = False
+
+    def user(self, name: str) -> str:
+        return name
+
+    def name(self, display_name: str) -> str:
+        return display_name
+
+    def email(self, address: str) -> str:
+        return address
+
+    def domain(self, domain: str) -> str:
+        return domain
+
+    def url(self, url: str) -> str:
+        return url
+
+
+#: Columns of a custom rule's query whose values are usernames, addresses or names:
+#: masked before the rule's finding is formatted from them.
+USER_FIELDS = frozenset(
+    {"user", "member", "child_name", "lower_child_name", "user_name", "lower_user_name",
+     "user_key", "lead", "author", "assignee", "reporter"}
+)  # fmt: skip
+EMAIL_FIELDS = frozenset({"email", "lower_email", "email_address"})
+NAME_FIELDS = frozenset({"display_name", "first_name", "last_name", "full_name"})
+
+
+def mask_columns(values: dict[str, Any], mask: Mask) -> dict[str, Any]:
+    """A query row with its usernames, addresses and names masked, by column name: what a
+    custom rule's finding is formatted from."""
+    return {name: _masked_column(name, value, mask) for name, value in values.items()}
+
+
+def _masked_column(name: str, value: Any, mask: Mask) -> Any:
+    if not isinstance(value, str) or not value:
+        return value
+    if name in USER_FIELDS:
+        return mask.user(value)
+    if name in EMAIL_FIELDS:
+        return mask.email(value)
+    if name in NAME_FIELDS:
+        return mask.name(value)
+    return value
+
+
 @dataclass(frozen=True)
 class JiraVersion:
     """Which Jira wrote the backup: ``text`` to show, ``release`` to compare, and ``source``
@@ -201,6 +270,9 @@ class Facts:
 
     def __init__(self, db: sqlite3.Connection) -> None:
         self.db = db
+        #: how identities enter findings (see :class:`Mask`); the session sets a
+        #: Redactor here under --jira-redact
+        self.mask: Mask = Clear()
         self._meta: dict[str, str] | None = None
         self._derived: dict[str, Any] = {}
 

@@ -138,7 +138,8 @@ def test_invalid_domains_are_marked_and_redacted(hostile_facts: Facts) -> None:
     redactor = Redactor(b"k")
     plain = render_html(report(), hostile_facts)
     assert re.search(r'class="bar bad"[^>]*><title>The domain &#x27;acme&#x27; has no', plain)
-    masked = render_html(report(), hostile_facts, redactor)
+    hostile_facts.mask = redactor
+    masked = render_html(report(), hostile_facts)
     assert "acme" not in masked.split("<h2>Pictures</h2>")[1]
     assert f"The domain &#x27;{redactor.domain('acme')}&#x27; has no top-level domain" in masked
 

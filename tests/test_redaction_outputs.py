@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import sqlite3
 from pathlib import Path
@@ -53,3 +54,16 @@ def test_nothing_personal_reaches_any_output(pytester: pytest.Pytester, tmp_path
     # the verdicts stay readable: which rule failed, and why a domain is refused
     assert "has no top-level domain" in texts[0]
     assert re.search(r"user-[0-9a-f]{8}", texts[0])
+    # the base URL keeps its shape but not the organisation's domain
+    base_url = json.loads((pytester.path / "report.json").read_text(encoding="utf-8"))["backup"][
+        "base_url"
+    ]
+    assert re.fullmatch(r"https://domain-[0-9a-f]{8}\.com", base_url)
+    assert not [text for text in texts if "jira.acmecorp.com" in text.lower()]
+    # every file the run wrote is its owner's only
+    written = [pytester.path / name for name in outputs]
+    written += [store, *(pytester.path / "csv").glob("*.csv")]
+    written += list((pytester.path / ".pytest_cache").rglob("redact.key"))
+    assert {path.name: oct(path.stat().st_mode & 0o777) for path in written} == {
+        path.name: "0o600" for path in written
+    }

@@ -24,7 +24,6 @@ from typing import Any
 
 from pytest_jiramigrate.emails import domain_problem, tld_problem
 from pytest_jiramigrate.facts import Facts
-from pytest_jiramigrate.redact import Redactor
 from pytest_jiramigrate.rules.base import plural
 from pytest_jiramigrate.rules.users import active_user_count, counted_users
 from pytest_jiramigrate.sizes import format_size
@@ -84,14 +83,12 @@ PRINT_SCRIPT = (
 )
 
 
-def render_html(
-    report: Mapping[str, Any], facts: Facts | None, redactor: Redactor | None = None
-) -> str:
+def render_html(report: Mapping[str, Any], facts: Facts | None) -> str:
     """The page for ``report`` (schema ``jiramigrate-report/1``); pictures need ``facts``.
 
-    ``report`` should already be redacted when ``--jira-redact`` is on; the
-    ``redactor`` then also masks the e-mail domains the pictures read from
-    the facts store.
+    Under ``--jira-redact`` the report's findings are already masked, and the
+    pictures show the e-mail domains they read from the store through
+    ``facts.mask``.
     """
     verdict = overall_verdict(report.get("rules", ()))
     backup = report.get("backup", {})
@@ -106,7 +103,7 @@ def render_html(
         identity_section(backup, facts),
         inventory_section(backup.get("counts")),
         rules_section(report.get("rules", ())),
-        pictures_section(report, facts, redactor),
+        pictures_section(report, facts),
         f"<script>{PRINT_SCRIPT}</script>",
         "</body></html>",
     ]
@@ -270,9 +267,7 @@ def figure(title: str, body: str, note: str = "") -> str:
     return f'<div class="figure"><h3>{escape(title)}</h3>{body}{remark}</div>'
 
 
-def pictures_section(
-    report: Mapping[str, Any], facts: Facts | None, redactor: Redactor | None
-) -> str:
+def pictures_section(report: Mapping[str, Any], facts: Facts | None) -> str:
     if facts is None or not _has_table(facts, "user"):
         return ""
     config = report.get("config", {})
@@ -280,7 +275,7 @@ def pictures_section(
     pictures: list[Callable[[], str]] = [
         lambda: storage_figure(facts, config.get("target", {}), limits.get("storage-within-plan")),
         lambda: chunk_figure(facts, limits.get("media-chunk-size")),
-        lambda: domain_figure(facts, config.get("email", {}), redactor),
+        lambda: domain_figure(facts, config.get("email", {})),
         lambda: user_tier_figure(
             facts, config.get("target", {}), limits.get("user-count-within-plan")
         ),
@@ -365,7 +360,7 @@ def chunk_figure(facts: Facts, limits: Mapping[str, Any] | None) -> str:
     return figure(title, bar_chart(bars, scale, marks), note)
 
 
-def domain_figure(facts: Facts, email: Mapping[str, Any], redactor: Redactor | None) -> str:
+def domain_figure(facts: Facts, email: Mapping[str, Any]) -> str:
     """Users per e-mail domain; a domain Cloud refuses is drawn red with its reason."""
     allow = tuple(email.get("allow_domains", ()))
     deny = tuple(email.get("deny_domains", ("example.com", "example.net", "example.org")))
@@ -377,20 +372,19 @@ def domain_figure(facts: Facts, email: Mapping[str, Any], redactor: Redactor | N
             continue
         domain = user.email.rpartition("@")[2].lower() or "(no domain)"
         domains[domain] += 1
-        problem = tld_problem(user.email) or domain_problem(user.email, allow, deny)
+        problem = tld_problem(user.email, facts.mask.domain) or domain_problem(
+            user.email, allow, deny, facts.mask.domain
+        )
         if problem:
             problems[domain] = problem
     if not domains:
         return figure("Users by e-mail domain", "", "The backup has no users.")
 
     def shown(domain: str) -> str:
-        if redactor is None or domain.startswith("("):
-            return domain
-        return redactor.domain(domain)
+        return domain if domain.startswith("(") else facts.mask.domain(domain)
 
     def hint(domain: str) -> str:
-        problem = problems.get(domain, "")
-        return problem.replace(domain, shown(domain)) if redactor is not None else problem
+        return problems.get(domain, "")
 
     bars = [
         Bar(shown(domain), count, f"{count:,}" + (" — invalid" if domain in problems else ""),

@@ -410,8 +410,14 @@ def normalized_url(url: str) -> str:
     group="content",
 )
 def server_base_url(facts: Facts, settings: RuleSettings) -> Verdict:
-    stored = facts.base_url
-    header = (facts.meta.get("base_url") or "").strip() or None
+    stored, header = facts.base_url, (facts.meta.get("base_url") or "").strip() or None
+    differ = (
+        stored is not None
+        and header is not None
+        and normalized_url(stored) != normalized_url(header)
+    )
+    # the URLs name the organisation: from here on, only as the mask shows them
+    stored, header = (None if url is None else facts.mask.url(url) for url in (stored, header))
     properties = {
         name: value
         for name, value in (("jira_baseurl", stored), ("header_base_url", header))
@@ -431,7 +437,7 @@ def server_base_url(facts: Facts, settings: RuleSettings) -> Verdict:
         f"Select {stored} in the import's link-mapping step so that links to the server point"
         " at the new Cloud site."
     )
-    if header is not None and normalized_url(stored) != normalized_url(header):
+    if differ:
         advisory = Finding(
             f"the jira.baseurl property is {stored} but the entities.xml header says {header}",
             {"jira_baseurl": stored, "header_base_url": header},

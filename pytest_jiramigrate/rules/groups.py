@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pytest_jiramigrate.facts import Facts
+from pytest_jiramigrate.facts import Facts, Mask
 from pytest_jiramigrate.rules.base import (
     Finding,
     Rule,
@@ -82,8 +82,10 @@ WITH live AS (
 
 
 def imported_user_names(facts: Facts) -> dict[str, str]:
-    """Lower-case username -> username of every user the import creates (``counted_users``)."""
-    return {user.lower_user_name: user.user_name for user in counted_users(facts)}
+    """Lower-case username -> username, as findings show it (``facts.mask``), of every user
+    the import creates (``counted_users``)."""
+    mask = facts.mask
+    return {user.lower_user_name: mask.user(user.user_name) for user in counted_users(facts)}
 
 
 def group_members(facts: Facts, lower_group: str, users: Mapping[str, str]) -> list[Member]:
@@ -404,6 +406,17 @@ def _side_problems(row: Mapping[str, Any], side: str, kind: str) -> list[str]:
     return problems
 
 
+def _shown_names(row: dict[str, Any], mask: Mask) -> dict[str, Any]:
+    """The row with the names a finding shows of a user child masked; the lower-case names
+    the problems are found with stay as they are."""
+    if row["membership_type"] != GROUP_USER:
+        return row
+    for column in ("child_name", "child_row_name"):
+        if row.get(column):
+            row[column] = mask.user(row[column])
+    return row
+
+
 def membership_problems(row: Mapping[str, Any]) -> list[str]:
     """Every reason one membership row (from ``_SUSPECT_MEMBERSHIPS``) breaks the import."""
     problems = []
@@ -460,7 +473,7 @@ def membership_integrity(facts: Facts, settings: RuleSettings) -> Verdict:
     findings = []
     checked = facts.scalar("SELECT count(*) FROM membership") or 0
     for row in facts.rows(_SUSPECT_MEMBERSHIPS):
-        values = dict(row)
+        values = _shown_names(dict(row), facts.mask)
         problems = membership_problems(values)
         if problems:
             findings.append(

@@ -49,7 +49,7 @@ from pytest_jiramigrate.emails import (
     syntax_problem,
     tld_problem,
 )
-from pytest_jiramigrate.facts import Facts
+from pytest_jiramigrate.facts import Facts, Mask
 from pytest_jiramigrate.rules.base import (
     Finding,
     Rule,
@@ -115,14 +115,16 @@ class ImportedUser:
     def where(self) -> str:
         return "" if self.directory is None else f" (directory '{self.directory}')"
 
-    def finding(self, reason: str, *, with_email: bool = True) -> Finding:
-        address = f" <{self.email}>" if with_email else ""
+    def finding(self, reason: str, mask: Mask, *, with_email: bool = True) -> Finding:
+        """The user named through ``mask``: the text is built from the masked values."""
+        user, email = mask.user(self.user_name), mask.email(self.email)
+        address = f" <{email}>" if with_email else ""
         return Finding(
-            text=f"{self.user_name}{address}{self.where()}: {reason}",
+            text=f"{user}{address}{self.where()}: {reason}",
             fields={
-                "user": self.user_name,
-                "display_name": self.display_name,
-                "email": self.email,
+                "user": user,
+                "display_name": self.display_name and mask.name(self.display_name),
+                "email": email,
                 "directory": self.directory,
                 "directory_id": self.directory_id,
                 "line": self.line,
@@ -256,7 +258,7 @@ def _address_verdict(
     for user in users:
         reason = problem(user.email)
         if reason is not None:
-            findings.append(user.finding(reason))
+            findings.append(user.finding(reason, facts.mask))
     if findings:
         subject = agree(len(findings), "user", "has", "have")
         return Verdict(findings, f"{subject} an e-mail address {fault}.")
@@ -269,14 +271,39 @@ def _scanned(
     facts: Facts, column: str, problem: Callable[[str], str | None]
 ) -> Callable[[str], str | None]:
     """``problem``, answered from the verdicts the scan stored (``email_check``) where it can:
-    they do not depend on the configuration, and 20,000 addresses take a second to check."""
+    they do not depend on the configuration, and 20,000 addresses take a second to check.
+
+    The stored reasons name domains in clear; under --jira-redact an offender's reason
+    is made again by ``problem``, which shows the domain through the mask.
+    """
     verdicts: dict[str, str | None] = facts.derived(
         f"email_check.{column}",
         lambda f: dict(f.db.execute(f"SELECT email, {column} FROM email_check").fetchall()),
     )
+    redacting = facts.mask.redacting
 
     def check(address: str) -> str | None:
-        return verdicts[address] if address in verdicts else problem(address)
+        if address not in verdicts:
+            return problem(address)
+        stored = verdicts[address]
+        return problem(address) if stored is not None and redacting else stored
+
+    return check
+
+
+def _withheld(problem: Callable[[str], str | None], mask: Mask) -> Callable[[str], str | None]:
+    """A syntax reason that could quote the address (email-validator's IDNA errors do),
+    withheld under --jira-redact rather than rewritten."""
+
+    def check(address: str) -> str | None:
+        reason = problem(address)
+        if reason is None or not mask.redacting:
+            return reason
+        local, _, domain = address.rpartition("@")
+        pieces = [piece for piece in (local, *domain.split(".")) if len(piece) > 2]
+        if any(piece.lower() in reason.lower() for piece in pieces):
+            return "The address is malformed (the reason quotes it: withheld under --jira-redact)"
+        return reason
 
     return check
 
@@ -310,7 +337,7 @@ where d.active = 1 and (u.email_address is null or trim(u.email_address) = '')
 def email_present(facts: Facts, settings: RuleSettings) -> Verdict:
     users = counted_users(facts)
     findings = [
-        user.finding("no e-mail address", with_email=False)
+        user.finding("no e-mail address", facts.mask, with_email=False)
         for user in users
         if not user.email.strip()
     ]
@@ -355,13 +382,13 @@ where d.active = 1
 def email_syntax(facts: Facts, settings: RuleSettings) -> Verdict:
     verdict = _address_verdict(
         facts,
-        _scanned(facts, "syntax", syntax_problem),
+        _withheld(_scanned(facts, "syntax", syntax_problem), facts.mask),
         "that the RFCs call malformed",
         "that is well-formed",
     )
     pattern = _scanned(facts, "pattern", pattern_advisory)
     advisories = [
-        user.finding(reason)
+        user.finding(reason, facts.mask)
         for user in _with_email(counted_users(facts))
         if (reason := pattern(user.email)) is not None
     ]
@@ -402,7 +429,7 @@ group by 1 order by 1
 def email_tld(facts: Facts, settings: RuleSettings) -> Verdict:
     return _address_verdict(
         facts,
-        _scanned(facts, "tld", tld_problem),
+        _scanned(facts, "tld", lambda address: tld_problem(address, facts.mask.domain)),
         "without a top-level domain",
         "with a top-level domain",
     )
@@ -442,7 +469,7 @@ def email_domain(facts: Facts, settings: RuleSettings) -> Verdict:
     target = settings.target
 
     def problem(address: str) -> str | None:
-        return domain_problem(address, target.allow_domains, target.deny_domains)
+        return domain_problem(address, target.allow_domains, target.deny_domains, facts.mask.domain)
 
     return _address_verdict(
         facts, problem, "on a domain Cloud does not accept", "on an accepted domain"
@@ -478,7 +505,7 @@ def email_unique(facts: Facts, settings: RuleSettings) -> Verdict:
     for user in users:
         by_address[user.email.strip().lower()].append(user)
     findings = [
-        _shared_address(address, sharing)
+        _shared_address(address, sharing, facts.mask)
         for address, sharing in sorted(by_address.items())
         if len(sharing) > 1
     ]
@@ -494,16 +521,18 @@ def email_unique(facts: Facts, settings: RuleSettings) -> Verdict:
     return Verdict((), f"{_all(len(users), 'user', 'has', 'have')} a unique e-mail address.")
 
 
-def _shared_address(address: str, users: Sequence[ImportedUser]) -> Finding:
+def _shared_address(address: str, users: Sequence[ImportedUser], mask: Mask) -> Finding:
+    names = [mask.user(user.user_name) for user in users]
     named = ", ".join(
-        user.user_name if user.directory is None else f"{user.user_name} ({user.directory})"
-        for user in users
+        name if user.directory is None else f"{name} ({user.directory})"
+        for name, user in zip(names, users, strict=True)
     )
+    shown = mask.email(address)
     return Finding(
-        text=f"{address}: {named}",
+        text=f"{shown}: {named}",
         fields={
-            "email": address,
-            "users": [user.user_name for user in users],
+            "email": shown,
+            "users": names,
             "directories": [user.directory for user in users],
             "count": len(users),
         },
@@ -534,7 +563,9 @@ def username_reserved_prefix(facts: Facts, settings: RuleSettings) -> Verdict:
     users = counted_users(facts)
     reason = f"starts with the reserved prefix {RESERVED_PREFIX}"
     findings = [
-        user.finding(reason) for user in users if user.lower_user_name.startswith(RESERVED_PREFIX)
+        user.finding(reason, facts.mask)
+        for user in users
+        if user.lower_user_name.startswith(RESERVED_PREFIX)
     ]
     if findings:
         subject = agree(len(findings), "username", "starts", "start")
@@ -569,7 +600,7 @@ def user_unique_in_directory(facts: Facts, settings: RuleSettings) -> Verdict:
     rows: dict[tuple[str | None, str], list[ImportedUser]] = defaultdict(list)
     for user in imported_users(facts):
         rows[(user.directory_id, user.lower_user_name)].append(user)
-    findings = [_duplicate_rows(copies) for copies in rows.values() if len(copies) > 1]
+    findings = [_duplicate_rows(copies, facts.mask) for copies in rows.values() if len(copies) > 1]
     if findings:
         subject = agree(len(findings), "username", "appears", "appear")
         return Verdict(findings, f"{subject} more than once in the same directory.")
@@ -578,15 +609,17 @@ def user_unique_in_directory(facts: Facts, settings: RuleSettings) -> Verdict:
     )
 
 
-def _duplicate_rows(copies: Sequence[ImportedUser]) -> Finding:
+def _duplicate_rows(copies: Sequence[ImportedUser], mask: Mask) -> Finding:
+    """One username's rows in one directory; under --jira-redact the spellings, which differ
+    only in case, become one pseudonym."""
     first = copies[0]
-    spellings = ", ".join(copy.user_name for copy in copies)
+    user, spellings = mask.user(first.lower_user_name), [mask.user(c.user_name) for c in copies]
     return Finding(
-        text=f"{first.lower_user_name} appears {len(copies)} times{first.where()}: {spellings}",
+        text=f"{user} appears {len(copies)} times{first.where()}: {', '.join(spellings)}",
         fields={
-            "user": first.lower_user_name,
-            "users": [copy.user_name for copy in copies],
-            "emails": [copy.email for copy in copies],
+            "user": user,
+            "users": spellings,
+            "emails": [mask.email(copy.email) for copy in copies],
             "directory": first.directory,
             "directory_id": first.directory_id,
             "lines": [copy.line for copy in copies],
