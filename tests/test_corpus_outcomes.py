@@ -10,8 +10,10 @@ e-mail addresses that the site-import guide says block the import.
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 from corpus_path import CORPUS
@@ -181,3 +183,66 @@ def test_every_rule_on_the_real_backup(name: str, tmp_path: Path) -> None:
         facts.db.close()
     expected = {rule.id: EXPECTED[name].get(rule.id, ("passed", ""))[0] for rule in RULES}
     assert seen == expected
+
+
+def run_plugin(pytester: pytest.Pytester, name: str) -> tuple[pytest.RunResult, dict[str, Any]]:
+    """The plugin on a private copy of a corpus backup, as a user runs it."""
+    backup = pytester.path / "backups" / Path(name).name
+    backup.parent.mkdir(exist_ok=True)
+    shutil.copyfile(CORPUS / name, backup)
+    result = pytester.runpytest_inprocess(f"--jira-backup={backup}", "-rA", "--jira-report=r.json")
+    report = json.loads((pytester.path / "r.json").read_text(encoding="utf-8"))
+    return result, {rule["id"]: rule for rule in report["rules"]} | {"backup": report["backup"]}
+
+
+def test_jira_3_12_without_header_or_trailer(pytester: pytest.Pytester) -> None:
+    result, rules = run_plugin(pytester, "realworld/zendesk-3.12-restoreData.zip")
+
+    assert rules["backup-complete"]["outcome"] == "passed"
+    assert "no '___ Entities ___' trailer to compare with" in rules["backup-complete"]["message"]
+    assert (
+        "from build 300 in the jira.version.patched property"
+        in (rules["jira-version-supported"]["message"])
+    )
+    assert rules["server-base-url"]["outcome"] == "passed"
+    assert rules["backup"]["base_url"] == "http://localhost:1990"
+    assert rules["xml-well-formed"]["message"].startswith(
+        "entities.xml is well-formed; activeobjects.xml was not checked"
+    )
+    # the pre-7.0 SchemePermissions grants: jira-administrators holds ADMINISTER, SYSTEM_ADMIN
+    (merged,) = rules["group-merge-escalation"]["items"]
+    assert merged["detail"].startswith(
+        "jira-administrators (becomes administrators; holds ADMINISTER, SYSTEM_ADMIN): "
+    )
+    result.stdout.fnmatch_lines(
+        ["jiramigrate: zendesk-3.12-restoreData.zip (Jira earlier than 6.0): * users (* with"
+         " product access, counted as members of the groups with the global USE permission)*"]
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "name", ["realworld/zendesk-3.13.2-restoreData.zip", "realworld/zendesk-4.0-restoreData.zip"]
+)
+def test_a_header_without_base_url_passes_on_the_property(
+    pytester: pytest.Pytester, name: str
+) -> None:
+    _, rules = run_plugin(pytester, name)
+
+    base = rules["server-base-url"]
+    assert base["outcome"] == "passed"
+    assert "header has no Base URL line; the property is what counts" in base["message"]
+    assert base["properties"] == {"jira_baseurl": rules["backup"]["base_url"]}
+
+
+def test_jira_7_counts_the_license_role_groups(pytester: pytest.Pytester) -> None:
+    _, rules = run_plugin(pytester, "realworld/jrjc-7.0.0-jira-dump.zip")
+
+    eligibility = rules["site-import-eligibility"]
+    assert eligibility["outcome"] == "warning"
+    assert (
+        "counted as members of the LicenseRoleGroup application-access groups"
+        in (eligibility["message"])
+    )
+    assert rules["user-count-within-plan"]["properties"]["counting"] == (
+        "members of the LicenseRoleGroup application-access groups"
+    )

@@ -18,6 +18,8 @@ from typing import Any
 import pytest
 from conftest import BackupFactory, JiraRun
 
+from pytest_jiramigrate.facts import release_of_build
+
 NODE = "site-backup.zip"
 #: the build number property Jira keeps beside the header (712000 is Jira 7.12.0)
 VERSION_PATCHED = (
@@ -200,3 +202,20 @@ def test_an_address_only_the_kb_pattern_refuses_is_a_warning_not_a_failure(
     assert found["outcome"] == "warning"
     assert f"{name} <{local}+jira@acmecorp.com>" in result.stdout.str()
     assert "does not allow '+'" in result.stdout.str()
+
+
+@pytest.mark.parametrize(
+    ("build", "release"),
+    [  # header version and jira.version.patched of the real backups in corpus/realworld
+        (712000, (7, 12)),
+        (70107, (7, 0)),
+        (64014, (6, 4)),
+        (6341, (6, 3)),
+        (6095, (6, 0)),
+        (805000, (8, 5)),
+        (713, None),
+        (300, None),
+    ],
+)
+def test_release_of_build(build: int, release: tuple[int, int] | None) -> None:
+    assert release_of_build(build) == release
