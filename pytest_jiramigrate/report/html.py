@@ -392,9 +392,10 @@ def domain_figure(facts: Facts, email: Mapping[str, Any]) -> str:
         for domain, count in domains.most_common(MAX_DOMAINS)
     ]  # fmt: skip
     rest = len(domains) - len(bars)
-    note = f"Red: a domain Cloud refuses (hover for the reason). {len(problems)} invalid domains."
+    invalid = plural(len(problems), "invalid domain")
+    note = f"Red: a domain Cloud refuses (hover for the reason). {invalid}."
     if rest > 0:
-        note += f" {rest:,} smaller domains are not drawn."
+        note += f" {plural(rest, 'smaller domain')} {'is' if rest == 1 else 'are'} not drawn."
     reasons = "".join(
         f"<li><code>{escape(shown(domain))}</code>: {escape(hint(domain))}</li>"
         for domain in sorted(problems)
