@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import sqlite3
 import zipfile
@@ -113,3 +114,22 @@ def test_usernames_that_are_numbers_words_or_the_host_never_mangle_a_message(
     assert named, "the faults name users"
     assert all(re.fullmatch(r"user-[0-9a-f]{8}", value) for value in named)
     assert report["backup"]["base_url"].startswith("http://domain-")
+
+
+def test_a_store_cached_without_redaction_is_made_private_when_redacting(
+    pytester: pytest.Pytester, tmp_path: Path
+) -> None:
+    backup = tmp_path / "site-backup.zip"
+    write_backup(backup, SynthSpec())
+    old_umask = os.umask(0o022)
+    try:
+        pytester.runpytest_inprocess(f"--jira-backup={backup}", "-q")
+        [store] = (pytester.path / ".pytest_cache").rglob("backup-*.sqlite")
+        assert store.stat().st_mode & 0o077, "a run without --jira-redact keeps the umask's mode"
+
+        pytester.runpytest_inprocess(f"--jira-backup={backup}", "-q", "--jira-redact")
+
+        assert store.stat().st_mode & 0o777 == 0o600
+        assert os.umask(0o022) == 0o022, "the run restores the process's umask"
+    finally:
+        os.umask(old_umask)
