@@ -13,8 +13,9 @@ organisation.  Redaction replaces each of them by a keyed pseudonym
   guessed name either);
 * the verdicts stay readable: an address keeps its shape (``user-…@domain-….com``),
   the users of one domain stay grouped (local part and domain are hashed
-  apart, and a URL's host is hashed like a domain), and the reason texts
-  ("has no top-level domain") are kept.
+  apart), the base URL's host shows the same organisation domain as its
+  users (``https://host-….domain-….com``), and the reason texts ("has no
+  top-level domain") are kept.
 
 Identities are replaced where they enter a finding: a rule reads clear values
 from the facts store, compares and counts them, and builds each finding's
@@ -120,19 +121,33 @@ class Redactor:
         return f"user-{self.digest('local', local)}@{self.domain(domain)}"
 
     def domain(self, domain: str) -> str:
-        """Hash the labels that name an organisation; keep a public or reserved suffix."""
+        """Hash the labels that name an organisation; keep a public or reserved suffix.
+
+        The organisation's domain (the label in front of the suffix, with it) is
+        hashed on its own and the host labels in front of it apart, so that
+        ``jira.acmecorp.com`` (the base URL's host) shows the same
+        ``domain-….com`` as its users' ``@acmecorp.com``.
+        """
         bare = domain.rstrip(".")
         root = domain[len(bare) :]
         suffix = visible_suffix(bare)
         if suffix is not None and len(suffix) == len(bare):
             return domain
-        hashed = f"domain-{self.digest('domain', bare)}"
         if suffix is not None:
-            return f"{hashed}.{bare[len(bare) - len(suffix) :]}{root}"
-        _, dot, last = bare.rpartition(".")
-        if not dot:
-            return f"{hashed}{root}"
-        return f"{hashed}.{self.tld(last)}{root}"
+            before, ending, shown_ending = bare[: -len(suffix) - 1], suffix, suffix
+        else:
+            before, dot, last = bare.rpartition(".")
+            if not dot:
+                before, last = bare, ""
+            ending, shown_ending = last, self.tld(last) if last else ""
+        host, _, label = before.rpartition(".")
+        organisation = f"{label}.{ending}" if ending else label
+        shown = f"domain-{self.digest('domain', organisation)}"
+        if shown_ending:
+            shown += f".{shown_ending}"
+        if host:
+            shown = f"host-{self.digest('host', host)}.{shown}"
+        return shown + root
 
     def tld(self, label: str) -> str:
         """An unknown last label, which may be a company's own name (``acme.intranet1``)."""

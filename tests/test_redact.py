@@ -229,9 +229,12 @@ def test_a_quoted_local_part_is_masked_with_its_domain() -> None:
 @pytest.mark.parametrize(
     ("url", "shape"),
     [
-        ("https://jira.acmecorp.com/jira", r"https://domain-[0-9a-f]{8}\.com/jira"),
+        (
+            "https://jira.acmecorp.com/jira",
+            r"https://host-[0-9a-f]{8}\.domain-[0-9a-f]{8}\.com/jira",
+        ),
         ("http://jira:8080", r"http://domain-[0-9a-f]{8}:8080"),
-        ("https://JIRA.acmecorp.com:8443/", r"https://domain-[0-9a-f]{8}\.com:8443/"),
+        ("https://acmecorp.co.uk:8443/", r"https://domain-[0-9a-f]{8}\.co\.uk:8443/"),
         ("not a url", r"url-[0-9a-f]{8}"),
     ],
 )
@@ -239,11 +242,14 @@ def test_the_base_url_hides_the_organisation_like_its_addresses(url: str, shape:
     assert re.fullmatch(shape, Redactor(b"k").url(url))
 
 
-def test_the_base_url_host_is_hashed_as_its_users_domain() -> None:
+def test_the_base_url_host_shows_the_same_organisation_domain_as_its_users() -> None:
     redactor = Redactor(b"k")
     host = redactor.url("https://jira.acmecorp.com").removeprefix("https://")
-    assert host == redactor.domain("jira.acmecorp.com")
-    assert redactor.email("a@acmecorp.com").endswith(redactor.domain("acmecorp.com"))
+    organisation = redactor.email("a@ACMEcorp.com").partition("@")[2]
+    assert re.fullmatch(r"domain-[0-9a-f]{8}\.com", organisation)
+    assert host.endswith("." + organisation) and host.startswith("host-")
+    assert redactor.email("b@mail.acmecorp.com").endswith("." + organisation)
+    assert redactor.domain("jira.other.com") != host
 
 
 @pytest.mark.parametrize(

@@ -60,7 +60,7 @@ def test_nothing_personal_reaches_any_output(pytester: pytest.Pytester, tmp_path
     base_url = json.loads((pytester.path / "report.json").read_text(encoding="utf-8"))["backup"][
         "base_url"
     ]
-    assert re.fullmatch(r"https://domain-[0-9a-f]{8}\.com", base_url)
+    assert re.fullmatch(r"https://host-[0-9a-f]{8}\.domain-[0-9a-f]{8}\.com", base_url)
     assert not [text for text in texts if "jira.acmecorp.com" in text.lower()]
     # every file the run wrote is its owner's only
     written = [pytester.path / name for name in outputs]
