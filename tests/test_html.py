@@ -114,6 +114,7 @@ def test_identity_inventory_and_rule_table(hostile_facts: Facts) -> None:
     assert "and 5 more — the full list is in the JSON report" in page
     assert "<h3>Attachment storage per project</h3>" in page
     assert "<h3>Users against the plan&#x27;s tiers</h3>" in page
+    assert re.search(r"\d+ users? with product access fits? the [\d,]+-user tier", page)
     assert "Planned from the attachment sizes" in page
 
 

@@ -25,7 +25,7 @@ from typing import Any
 from pytest_jiramigrate.emails import domain_problem, tld_problem
 from pytest_jiramigrate.facts import Facts
 from pytest_jiramigrate.rules.base import plural
-from pytest_jiramigrate.rules.users import active_user_count, counted_users
+from pytest_jiramigrate.rules.users import counted_users, licensed_users
 from pytest_jiramigrate.sizes import format_size
 from pytest_jiramigrate.split import plan_chunks
 
@@ -412,7 +412,7 @@ def user_tier_figure(
     tiers = sorted(int(tier) for tier in limits.get("annual_tiers", ()))
     free_limit = int(limits.get("free_limit", 10))
     try:
-        active = active_user_count(facts)
+        active = licensed_users(facts).count  # what user-count-within-plan counts
     except sqlite3.Error:
         return ""
     plan = str(target.get("plan", "standard"))
@@ -422,9 +422,10 @@ def user_tier_figure(
     chosen = target.get("user_tier")
     marks = [(tier, f"{tier:,}") for tier in boundaries if tier <= scale]
     kind = "over" if not above or (chosen is not None and active > int(chosen)) else ""
-    bars = [Bar("active users", active, f"{active:,}", kind)]
+    bars = [Bar("users with product access", active, f"{active:,}", kind)]
     if chosen is not None:
         bars.append(Bar("your user tier", int(chosen), f"{int(chosen):,}"))
     tier = f"the {above[0]:,}-user tier" if above else "no tier (over the largest)"
-    note = f"{active:,} active users fit {tier} of the {plan.capitalize()} plan."
+    users = f"{plural(active, 'user')} with product access {'fits' if active == 1 else 'fit'}"
+    note = f"{users} {tier} of the {plan.capitalize()} plan."
     return figure("Users against the plan's tiers", bar_chart(bars, scale, marks[-12:]), note)

@@ -165,7 +165,8 @@ def counted_users(facts: Facts) -> list[ImportedUser]:
 
 
 def active_user_count(facts: Facts) -> int:
-    """Users that take a seat in Cloud: active counted users."""
+    """Active counted users: the ones large-migration-notice counts (seats are
+    :func:`licensed_users`)."""
     return sum(user.active for user in counted_users(facts))
 
 
