@@ -127,8 +127,8 @@ PER_ISSUE = {
 
 def summarize(db: sqlite3.Connection) -> None:
     """Derive, once per scan, the facts that do not depend on the configuration but would
-    cost every run a pass over millions of rows: counts per issue, and the syntax and
-    top-level-domain verdict of each distinct e-mail address."""
+    cost every run a pass over millions of rows: counts per issue, and the syntax,
+    top-level-domain and KB-pattern verdicts of each distinct e-mail address."""
     from pytest_jiramigrate.emails import pattern_advisory, syntax_problem, tld_problem
 
     for what, counted in PER_ISSUE.items():
