@@ -32,6 +32,7 @@ from typing import IO, Any
 from pytest_jiramigrate import facts
 from pytest_jiramigrate.limits import ArchiveLimits
 from pytest_jiramigrate.outputs import OutputError, check_output
+from pytest_jiramigrate.rules.base import plural
 from pytest_jiramigrate.scan.media import scan_media
 from pytest_jiramigrate.sizes import format_size, parse_size
 
@@ -296,7 +297,9 @@ def run(args: argparse.Namespace) -> int:
                 return 0
             started = time.monotonic()
             written = write_chunks(source, files, plan, out)
-            print(f"wrote {len(written)} zips to {out} in {time.monotonic() - started:.1f}s")
+            print(
+                f"wrote {plural(len(written), 'zip')} to {out} in {time.monotonic() - started:.1f}s"
+            )
         finally:
             db.close()
     return 0

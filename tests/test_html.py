@@ -115,6 +115,7 @@ def test_identity_inventory_and_rule_table(hostile_facts: Facts) -> None:
     assert "and 5 more — the full list is in the JSON report" in page
     assert "<h3>Attachment storage per project</h3>" in page
     assert "<h3>Users against the plan&#x27;s tiers</h3>" in page
+    assert re.search(r"\d+ users? with product access fits? the [\d,]+-user tier", page)
     assert "Planned from the attachment sizes" in page
 
 
@@ -139,7 +140,8 @@ def test_invalid_domains_are_marked_and_redacted(hostile_facts: Facts) -> None:
     redactor = Redactor(b"k")
     plain = render_html(report(), hostile_facts)
     assert re.search(r'class="bar bad"[^>]*><title>The domain &#x27;acme&#x27; has no', plain)
-    masked = render_html(report(), hostile_facts, redactor)
+    hostile_facts.mask = redactor
+    masked = render_html(report(), hostile_facts)
     assert "acme" not in masked.split("<h2>Pictures</h2>")[1]
     assert f"The domain &#x27;{redactor.domain('acme')}&#x27; has no top-level domain" in masked
 

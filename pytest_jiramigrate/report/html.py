@@ -25,9 +25,8 @@ from typing import Any
 from pytest_jiramigrate.emails import domain_problem, tld_problem
 from pytest_jiramigrate.facts import Facts
 from pytest_jiramigrate.outcome import Readiness, outcome_rank, readiness
-from pytest_jiramigrate.redact import Redactor
 from pytest_jiramigrate.rules.base import plural
-from pytest_jiramigrate.rules.users import active_user_count, counted_users
+from pytest_jiramigrate.rules.users import counted_users, licensed_users
 from pytest_jiramigrate.sizes import format_size
 from pytest_jiramigrate.split import plan_chunks
 
@@ -85,14 +84,12 @@ PRINT_SCRIPT = (
 )
 
 
-def render_html(
-    report: Mapping[str, Any], facts: Facts | None, redactor: Redactor | None = None
-) -> str:
+def render_html(report: Mapping[str, Any], facts: Facts | None) -> str:
     """The page for ``report`` (schema ``jiramigrate-report/1``); pictures need ``facts``.
 
-    ``report`` should already be redacted when ``--jira-redact`` is on; the
-    ``redactor`` then also masks the e-mail domains the pictures read from
-    the facts store.
+    Under ``--jira-redact`` the report's findings are already masked, and the
+    pictures show the e-mail domains they read from the store through
+    ``facts.mask``.
     """
     verdict = readiness(str(rule.get("outcome")) for rule in report.get("rules", ()))
     backup = report.get("backup", {})
@@ -107,7 +104,7 @@ def render_html(
         identity_section(backup, facts),
         inventory_section(backup.get("counts")),
         rules_section(report.get("rules", ())),
-        pictures_section(report, facts, redactor),
+        pictures_section(report, facts),
         f"<script>{PRINT_SCRIPT}</script>",
         "</body></html>",
     ]
@@ -261,9 +258,7 @@ def figure(title: str, body: str, note: str = "") -> str:
     return f'<div class="figure"><h3>{escape(title)}</h3>{body}{remark}</div>'
 
 
-def pictures_section(
-    report: Mapping[str, Any], facts: Facts | None, redactor: Redactor | None
-) -> str:
+def pictures_section(report: Mapping[str, Any], facts: Facts | None) -> str:
     if facts is None or not _has_table(facts, "user"):
         return ""
     config = report.get("config", {})
@@ -271,7 +266,7 @@ def pictures_section(
     pictures: list[Callable[[], str]] = [
         lambda: storage_figure(facts, config.get("target", {}), limits.get("storage-within-plan")),
         lambda: chunk_figure(facts, limits.get("media-chunk-size")),
-        lambda: domain_figure(facts, config.get("email", {}), redactor),
+        lambda: domain_figure(facts, config.get("email", {})),
         lambda: user_tier_figure(
             facts, config.get("target", {}), limits.get("user-count-within-plan")
         ),
@@ -356,7 +351,7 @@ def chunk_figure(facts: Facts, limits: Mapping[str, Any] | None) -> str:
     return figure(title, bar_chart(bars, scale, marks), note)
 
 
-def domain_figure(facts: Facts, email: Mapping[str, Any], redactor: Redactor | None) -> str:
+def domain_figure(facts: Facts, email: Mapping[str, Any]) -> str:
     """Users per e-mail domain; a domain Cloud refuses is drawn red with its reason."""
     allow = tuple(email.get("allow_domains", ()))
     deny = tuple(email.get("deny_domains", ("example.com", "example.net", "example.org")))
@@ -368,20 +363,19 @@ def domain_figure(facts: Facts, email: Mapping[str, Any], redactor: Redactor | N
             continue
         domain = user.email.rpartition("@")[2].lower() or "(no domain)"
         domains[domain] += 1
-        problem = tld_problem(user.email) or domain_problem(user.email, allow, deny)
+        problem = tld_problem(user.email, facts.mask.domain) or domain_problem(
+            user.email, allow, deny, facts.mask.domain
+        )
         if problem:
             problems[domain] = problem
     if not domains:
         return figure("Users by e-mail domain", "", "The backup has no users.")
 
     def shown(domain: str) -> str:
-        if redactor is None or domain.startswith("("):
-            return domain
-        return redactor.domain(domain)
+        return domain if domain.startswith("(") else facts.mask.domain(domain)
 
     def hint(domain: str) -> str:
-        problem = problems.get(domain, "")
-        return problem.replace(domain, shown(domain)) if redactor is not None else problem
+        return problems.get(domain, "")
 
     bars = [
         Bar(shown(domain), count, f"{count:,}" + (" — invalid" if domain in problems else ""),
@@ -389,9 +383,10 @@ def domain_figure(facts: Facts, email: Mapping[str, Any], redactor: Redactor | N
         for domain, count in domains.most_common(MAX_DOMAINS)
     ]  # fmt: skip
     rest = len(domains) - len(bars)
-    note = f"Red: a domain Cloud refuses (hover for the reason). {len(problems)} invalid domains."
+    invalid = plural(len(problems), "invalid domain")
+    note = f"Red: a domain Cloud refuses (hover for the reason). {invalid}."
     if rest > 0:
-        note += f" {rest:,} smaller domains are not drawn."
+        note += f" {plural(rest, 'smaller domain')} {'is' if rest == 1 else 'are'} not drawn."
     reasons = "".join(
         f"<li><code>{escape(shown(domain))}</code>: {escape(hint(domain))}</li>"
         for domain in sorted(problems)
@@ -408,7 +403,7 @@ def user_tier_figure(
     tiers = sorted(int(tier) for tier in limits.get("annual_tiers", ()))
     free_limit = int(limits.get("free_limit", 10))
     try:
-        active = active_user_count(facts)
+        active = licensed_users(facts).count  # what user-count-within-plan counts
     except sqlite3.Error:
         return ""
     plan = str(target.get("plan", "standard"))
@@ -418,9 +413,10 @@ def user_tier_figure(
     chosen = target.get("user_tier")
     marks = [(tier, f"{tier:,}") for tier in boundaries if tier <= scale]
     kind = "over" if not above or (chosen is not None and active > int(chosen)) else ""
-    bars = [Bar("active users", active, f"{active:,}", kind)]
+    bars = [Bar("users with product access", active, f"{active:,}", kind)]
     if chosen is not None:
         bars.append(Bar("your user tier", int(chosen), f"{int(chosen):,}"))
     tier = f"the {above[0]:,}-user tier" if above else "no tier (over the largest)"
-    note = f"{active:,} active users fit {tier} of the {plan.capitalize()} plan."
+    users = f"{plural(active, 'user')} with product access {'fits' if active == 1 else 'fit'}"
+    note = f"{users} {tier} of the {plan.capitalize()} plan."
     return figure("Users against the plan's tiers", bar_chart(bars, scale, marks[-12:]), note)

@@ -175,6 +175,18 @@ def finish_entities(db: sqlite3.Connection, file: str, rows: Counter[str], heade
         db.execute(statement)
 
 
+#: Jira's numbers for the global permissions (before 7.0): the names a 6.3 backup
+#: that holds both forms pairs them with (corpus/realworld/jsu-6.3.11-test1)
+GLOBAL_PERMISSION_NUMBERS = {
+    "0": "ADMINISTER",
+    "1": "USE",
+    "22": "CREATE_SHARED_OBJECTS",
+    "24": "MANAGE_GROUP_FILTER_SUBSCRIPTIONS",
+    "27": "USER_PICKER",
+    "33": "BULK_CHANGE",
+    "44": "SYSTEM_ADMIN",
+}
+
 #: run once every row is read: facts that rows of different entities make together
 _JOINS = (
     "CREATE INDEX IF NOT EXISTS project_id ON project (id)",
@@ -189,6 +201,19 @@ _JOINS = (
            SELECT v.value FROM scan_property_entry e JOIN scan_property_value v ON v.id = e.id
            WHERE e.kind = 'user-email' AND e.target = user.id ORDER BY v.rowid DESC LIMIT 1)
        WHERE source = 'OSUser'""",
+    # Jira before 7.0 kept global permissions as scheme-less SchemePermissions rows; a
+    # backup of 7.0 or later has GlobalPermissionEntry rows and may keep the old rows,
+    # which that Jira no longer reads
+    f"""INSERT INTO global_permission
+       SELECT id, CASE permission {
+        " ".join(
+            f"WHEN '{number}' THEN '{name}'" for number, name in GLOBAL_PERMISSION_NUMBERS.items()
+        )
+    }
+                  ELSE permission END, parameter
+       FROM scheme_permission
+       WHERE scheme IS NULL AND lower(type) = 'group'
+         AND NOT EXISTS (SELECT 1 FROM global_permission) ORDER BY rowid""",
     "DELETE FROM scan_property_entry",
     "DELETE FROM scan_property_value",
 )
@@ -338,6 +363,19 @@ class RowReader:
             "global_permission", (row.get("id"), row.get("permission"), row.get("group_id"))
         )
 
+    def on_SchemePermissions(self, row: etree._Element) -> None:
+        get = row.get
+        self.out.add(
+            "scheme_permission",
+            (
+                get("id"),
+                get("scheme"),
+                get("permissionKey") or get("permission"),
+                get("type"),
+                get("parameter"),
+            ),
+        )
+
     def on_LicenseRoleGroup(self, row: etree._Element) -> None:
         self.out.add(
             "license_role_group",
@@ -401,6 +439,9 @@ class RowReader:
             (row.get("id"), row.get("source"), row.get("destination"), row.get("linktype")),
         )
 
+    def on_RemoteIssueLink(self, row: etree._Element) -> None:
+        self.out.add("remote_link", (row.get("id"), row.get("issueid")))
+
     def on_CustomFieldValue(self, row: etree._Element) -> None:
         text = field(row, "textvalue")
         if text is not None:
@@ -431,7 +472,7 @@ class RowReader:
         entity, key = row.get("entityName"), row.get("propertyKey")
         if entity == "OSUser" and key == "email":
             self.out.add("scan_property_entry", (row.get("id"), "user-email", row.get("entityId")))
-        elif key in ("jira.baseurl", "jira.title"):
+        elif key in ("jira.baseurl", "jira.title", "jira.version.patched"):
             self.out.add("scan_property_entry", (row.get("id"), "property", key))
 
     def on_OSPropertyString(self, row: etree._Element) -> None:
