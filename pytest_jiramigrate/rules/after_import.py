@@ -48,8 +48,6 @@ class KnownApp:
 
     key: str
     name: str
-    #: whether Cloud's site import brings its data
-    carried: bool
 
 
 #: Apps named even when the backup has no PluginVersion row for them.  Site import
@@ -57,21 +55,21 @@ class KnownApp:
 #: third-party app's data (Atlassian, "Use Jira Site Import...": the import restores
 #: Jira's own data; apps need their vendor's migration path).
 KNOWN_APPS: tuple[KnownApp, ...] = (
-    KnownApp("com.pyxis.greenhopper.jira", "Jira Software (boards, sprints)", True),
-    KnownApp("com.atlassian.servicedesk", "Jira Service Management", True),
-    KnownApp("com.atlassian.jira.plugins.jira-bitbucket-connector-plugin", "DVCS connector", False),
-    KnownApp("com.atlassian.streams", "Activity Streams", False),
-    KnownApp("com.atlassian.jira.plugins.webhooks.jira-webhooks-plugin", "Webhooks", False),
-    KnownApp("com.googlecode.jira-suite-utilities", "Jira Suite Utilities", False),
+    KnownApp("com.pyxis.greenhopper.jira", "Jira Software (boards, sprints)"),
+    KnownApp("com.atlassian.servicedesk", "Jira Service Management"),
+    KnownApp("com.atlassian.jira.plugins.jira-bitbucket-connector-plugin", "DVCS connector"),
+    KnownApp("com.atlassian.streams", "Activity Streams"),
+    KnownApp("com.atlassian.jira.plugins.webhooks.jira-webhooks-plugin", "Webhooks"),
+    KnownApp("com.googlecode.jira-suite-utilities", "Jira Suite Utilities"),
 )
 #: Atlassian platform tables whose plugin key was not confirmed (named by their tables)
 KNOWN_PREFIXES: dict[str, tuple[str, str, str | None]] = {
     "AO_21D670": ("com.atlassian.plugins.atlassian-whitelist", "Atlassian allowlist", None),
 }
-#: Plugin keys of Atlassian's own apps and of Jira itself
+#: Plugin keys of Atlassian's own apps and of Jira itself: site import carries Jira
+#: Software's and Service Management's data; the other Atlassian tables hold platform
+#: settings (webhooks, allowlist, activity streams, DVCS links), not an app's data
 ATLASSIAN_KEYS: tuple[str, ...] = ("com.atlassian.", "com.pyxis.greenhopper.", "jira.")
-#: Apps whose data site import brings (the rest is Atlassian's platform or third-party)
-CARRIED_KEYS: frozenset[str] = frozenset(app.key for app in KNOWN_APPS if app.carried)
 
 
 def ao_prefix(plugin_key: str) -> str:
@@ -147,14 +145,13 @@ def app_data_not_migrated(facts: Facts, settings: RuleSettings) -> Verdict:
         name = row["name"]
         if name.upper().startswith("AO_") and len(name) > 9:
             tables[name[:9].upper()].append(f"{name} ({plural(row['rows'], 'row')})")
-    findings: list[Finding] = []
-    advisories: list[Finding] = []
-    for prefix, listed in sorted(tables.items()):
-        app = apps.get(prefix)
-        if app is not None and app[0] in CARRIED_KEYS:
-            continue
-        finding = _app_finding(prefix, app, listed)
-        (advisories if app is not None and is_atlassian(app[0]) else findings).append(finding)
+    findings = [
+        _app_finding(prefix, apps.get(prefix), listed)
+        for prefix, listed in sorted(tables.items())
+        # Jira Software and Service Management are carried; Atlassian's platform tables
+        # (webhooks, allowlist, ...) are settings, not an app's data
+        if prefix not in apps or not is_atlassian(apps[prefix][0])
+    ]
     for row in facts.query("SELECT id, name, type_key FROM custom_field ORDER BY name, id"):
         key = (row["type_key"] or "").split(":", 1)[0]
         if key and not is_atlassian(key):
@@ -168,15 +165,13 @@ def app_data_not_migrated(facts: Facts, settings: RuleSettings) -> Verdict:
     if not findings:
         return passed(
             "Every app table with rows belongs to Jira Software, Service Management or"
-            " Atlassian's platform, and every custom field type is Atlassian's.",
-            advisories=advisories,
+            " Atlassian's platform, and every custom field type is Atlassian's."
         )
     return Verdict(
         findings,
         f"{plural(len(findings), 'app or app field', 'apps or app fields')} hold data that"
         " Cloud's site import does not carry.",
         observed=len(findings),
-        advisories=advisories,
     )
 
 
@@ -635,7 +630,8 @@ def cloud_data_limits(facts: Facts, settings: RuleSettings) -> Verdict:
         return passed("Options, issue types, versions, security levels and fields fit Cloud.")
     return Verdict(
         findings,
-        f"{plural(len(findings), 'item')} exceed Jira Cloud's data limits.",
+        f"{plural(len(findings), 'count')} {'exceeds' if len(findings) == 1 else 'exceed'}"
+        " Jira Cloud's data limits.",
         observed=len(findings),
     )
 
