@@ -722,7 +722,8 @@ def test_q_and_v_output_shapes(synth_backup: BackupFactory, run_jira: JiraRun) -
     backup = synth_backup("old-version")
     verbose = run_jira(backup.path, "-v")
     verbose.stdout.re_match_lines(
-        [rf".*::{rule.id} (PASSED|FAILED) +\[ *\d+%\]$" for rule in RULES], consecutive=True
+        [rf".*::{rule.id} (PASSED|FAILED|SKIPPED \(.*\)) +\[ *\d+%\]$" for rule in RULES],
+        consecutive=True,
     )
     verbose.stdout.fnmatch_lines(
         ["*jiramigrate readiness*", "FAILED*jira-version-supported*1 finding *"]
@@ -735,7 +736,9 @@ def test_q_and_v_output_shapes(synth_backup: BackupFactory, run_jira: JiraRun) -
 
 def test_v_lines_show_the_node_id(synth_backup: BackupFactory, run_jira: JiraRun) -> None:
     result = run_jira(synth_backup().path, "-v")
-    result.stdout.fnmatch_lines([f"{NODE}::{rule.id} PASSED*" for rule in RULES])
+    result.stdout.fnmatch_lines(
+        [f"{NODE}::{rule.id} {'SKIPPED' if rule.id in UNSET else 'PASSED'}*" for rule in RULES]
+    )
 
 
 def test_collect_only_lists_items_without_scanning(
@@ -851,7 +854,8 @@ def test_junit_xml_carries_rule_properties_and_summaries(
         backup.path,
         "--junitxml=out.xml",
         "--jira-report=report.json",
-        config="target: {plan: free}\n",
+        # every rule runs: the importer is a Cloud admin who is not in the backup
+        config="target: {plan: free, importer_email: cloud-admin@elsewhere.org}\n",
     )
     report = read_report(pytester)
     cases = {
