@@ -734,7 +734,7 @@ def integrations(facts: Facts, settings: RuleSettings) -> Verdict:
 
 @rule(
     id="importer-account",
-    title="The Cloud admin who runs the import is not a user of the backup",
+    title="The Cloud administrator who runs the import is not a user of the backup",
     why=f"""
         When the e-mail address of the Cloud site administrator who runs the import
         belongs to a user in the backup, that user's group memberships from the backup are
