@@ -173,3 +173,22 @@ def test_a_board_with_its_filter_is_whole_and_without_it_broken(
     assert entry["outcome"] == "warning"
     (detail,) = details(entry)
     assert detail.endswith(f"uses filter {search['id']}, which is not in the backup")
+
+
+def test_a_pre_7_grant_to_anyone_is_named_by_its_permission_key(
+    pytester: pytest.Pytester,
+) -> None:
+    """Before Jira 7.0 a grant holds a number; 10 is Browse projects."""
+    text = entities(FILTERS)
+    schemes = {row["id"]: row["name"] for row in rows(text, "PermissionScheme")}
+    anyone = sorted(
+        schemes[row["scheme"]]
+        for row in rows(text, "SchemePermissions")
+        if row.get("type") == "group" and not row.get("parameter") and row.get("permission") == "10"
+    )
+    assert anyone
+    found = details(run_rule(pytester, CORPUS / FILTERS, "public-access"))
+    for name in anyone:
+        (detail,) = [d for d in found if d.startswith(f"permission scheme {name} grants ")]
+        granted = detail.removeprefix(f"permission scheme {name} grants ").split(" to Anyone")[0]
+        assert "BROWSE_PROJECTS" in granted.split(",")

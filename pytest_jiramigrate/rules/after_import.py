@@ -179,6 +179,29 @@ def app_data_not_migrated(facts: Facts, settings: RuleSettings) -> Verdict:
 
 #: SchemePermissions rows granted to "Anyone": type group with no group named
 ANYONE = "type = 'group' AND coalesce(parameter, '') = ''"
+#: Before Jira 7.0 a grant names its permission by number (Jira's Permissions constants)
+LEGACY_PERMISSIONS: dict[str, str] = {
+    "0": "ADMINISTER",
+    "1": "USE",
+    "10": "BROWSE_PROJECTS",
+    "11": "CREATE_ISSUES",
+    "12": "EDIT_ISSUES",
+    "13": "ASSIGN_ISSUES",
+    "14": "RESOLVE_ISSUES",
+    "15": "ADD_COMMENTS",
+    "16": "DELETE_ISSUES",
+    "17": "ASSIGNABLE_USER",
+    "18": "CLOSE_ISSUES",
+    "19": "CREATE_ATTACHMENTS",
+    "20": "WORK_ON_ISSUES",
+    "21": "LINK_ISSUES",
+    "44": "SYSTEM_ADMIN",
+}
+
+
+def permission_name(permission: str) -> str:
+    """A permission key as Jira 7+ writes it; a pre-7.0 number becomes its key."""
+    return LEGACY_PERMISSIONS.get(permission, permission)
 
 
 def anyone_grants(facts: Facts) -> list[Finding]:
@@ -202,15 +225,12 @@ def anyone_grants(facts: Facts) -> list[Finding]:
             )
         ]
         used = f"projects {', '.join(projects)}" if projects else "no project uses it"
+        permissions = [permission_name(p) for p in scheme["permissions"].split(",")]
         findings.append(
             Finding(
-                f"permission scheme {scheme['name']} grants {scheme['permissions']} to"
+                f"permission scheme {scheme['name']} grants {','.join(permissions)} to"
                 f" Anyone ({used})",
-                {
-                    "scheme": scheme["name"],
-                    "permissions": scheme["permissions"].split(","),
-                    "projects": projects,
-                },
+                {"scheme": scheme["name"], "permissions": permissions, "projects": projects},
             )
         )
     globals_ = facts.query(
@@ -221,8 +241,8 @@ def anyone_grants(facts: Facts) -> list[Finding]:
     for row in globals_:
         findings.append(
             Finding(
-                f"global permission {row['permission']} is granted to Anyone",
-                {"global_permission": row["permission"]},
+                f"global permission {permission_name(row['permission'])} is granted to Anyone",
+                {"global_permission": permission_name(row["permission"])},
             )
         )
     return findings
@@ -719,7 +739,10 @@ def integrations(facts: Facts, settings: RuleSettings) -> Verdict:
             )
         )
     if not findings:
-        return passed("No application link, mail server or mail handler.", advisories=advisories)
+        mail = "; outgoing mail is on" if advisories else ""
+        return passed(
+            f"No application link, mail server or mail handler{mail}.", advisories=advisories
+        )
     return Verdict(
         findings,
         f"{plural(len(findings), 'integration')} still"
