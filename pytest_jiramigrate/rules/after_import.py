@@ -491,9 +491,8 @@ def group_references(facts: Facts, settings: RuleSettings) -> Verdict:
         A board (AO_60DB71_RAPIDVIEW) shows the issues of its saved filter, in columns
         mapped to statuses. A board whose filter is missing from the backup opens broken
         in Cloud, and a column mapped to a status that no longer exists stays empty.
-        (Atlassian knowledge base, "Board is not accessible ... filter has been deleted",
-        for Jira Software boards. No Atlassian page was found on what site import does
-        with them.)
+        (No Atlassian source was found on what site import does with such boards; the
+        effect described is Jira Software's own, on the server as in Cloud.)
     """,
     fix="""
         On the server, open each listed board's configuration: give it an existing filter
@@ -867,9 +866,10 @@ def _named(items: Iterable[str]) -> str:
         Jira's Free plan has no issue security, no anonymous access, only the default
         project roles and permission scheme, and at most 3 Service Management agents:
         what the backup configures beyond that is removed or locked after an import into
-        a Free site. (Atlassian, "What's included in the Free plan" / "Jira Cloud plans
-        and pricing"; the site-import guide warns that Free plans lack the permissions of
-        Standard and Premium.) Checked only with target.plan: free.
+        a Free site. (The site-import guide, "Before you start": Free plans do not offer
+        the same permissions as Standard and Premium; the list above is Atlassian's Jira
+        Cloud plan comparison, not re-checked here against a current page.) Checked only
+        with target.plan: free.
     """,
     fix="""
         Import into a Standard or Premium site, or accept the listed losses: remove issue
