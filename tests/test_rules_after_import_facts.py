@@ -126,3 +126,14 @@ def test_more_than_three_agents_on_the_free_plan(store: Store) -> None:
     assert texts(run(after_import.free_plan_restrictions, store, target)) == [
         "4 Service Management agents, 3 allowed: a1, a2, a3, a4"
     ]
+
+
+def test_a_global_grant_to_anyone_is_public_access(store: Store) -> None:
+    """global_permission holds the pre-7.0 grants too, by number: 1 is USE (Jira access)."""
+    store.db.execute("INSERT INTO global_permission VALUES ('1', '1', NULL)")
+    store.db.execute("INSERT INTO global_permission VALUES ('2', 'ADMINISTER', 'jira-admins')")
+    # a pre-7.0 row without a scheme is read through global_permission only, never twice
+    store.db.execute("INSERT INTO scheme_permission VALUES ('1', NULL, '1', 'group', NULL)")
+    assert texts(run(after_import.public_access, store)) == [
+        "global permission USE is granted to Anyone"
+    ]

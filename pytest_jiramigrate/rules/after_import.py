@@ -206,7 +206,7 @@ def permission_name(permission: str) -> str:
 
 def anyone_grants(facts: Facts) -> list[Finding]:
     """Grants to anyone, logged in or not: permission schemes (with their projects) and
-    global permissions (GlobalPermissionEntry, or the pre-7.0 SchemePermissions form)."""
+    global permissions (``global_permission``: GlobalPermissionEntry and the pre-7.0 form)."""
     findings = []
     schemes = facts.query(
         f"SELECT sp.scheme, coalesce(ps.name, 'permission scheme ' || sp.scheme) AS name,"
@@ -233,9 +233,10 @@ def anyone_grants(facts: Facts) -> list[Finding]:
                 {"scheme": scheme["name"], "permissions": permissions, "projects": projects},
             )
         )
+    # global_permission holds the pre-7.0 global grants too (SchemePermissions rows
+    # without a scheme), so they are not read again from scheme_permission
     globals_ = facts.query(
         "SELECT DISTINCT permission FROM global_permission WHERE coalesce(group_name, '') = ''"
-        f" UNION SELECT permission FROM scheme_permission WHERE scheme IS NULL AND {ANYONE}"
         " ORDER BY 1"
     )
     for row in globals_:
@@ -404,9 +405,9 @@ def former_users(facts: Facts, settings: RuleSettings) -> Verdict:
 GROUP_REFERENCES: tuple[tuple[str, str], ...] = (
     (
         "permission scheme",
-        "SELECT sp.parameter, coalesce(ps.name, 'global permissions') FROM scheme_permission sp"
+        "SELECT sp.parameter, coalesce(ps.name, sp.scheme) FROM scheme_permission sp"
         " LEFT JOIN permission_scheme ps ON ps.id = sp.scheme"
-        " WHERE sp.type = 'group' AND coalesce(sp.parameter, '') != ''",
+        " WHERE sp.scheme IS NOT NULL AND sp.type = 'group' AND coalesce(sp.parameter, '') != ''",
     ),
     (
         "project role",
