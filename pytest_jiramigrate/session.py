@@ -235,10 +235,14 @@ class JiraSession:
                 base_url=meta.get("base_url"),
                 counts=facts.counts(),
             )
+        config = self.config.as_dict()
+        importer = config["target"]["importer_email"]
+        if self.redactor is not None and importer:
+            config["target"]["importer_email"] = self.redactor.email(importer)
         return {
             "schema": "jiramigrate-report/1",
             "backup": backup,
-            "config": self.config.as_dict(),
+            "config": config,
             "rules": list(self.entries.values()),
         }
 

@@ -14,6 +14,7 @@ from pytest_jiramigrate.facts import Facts
 from pytest_jiramigrate.outcome import evaluate
 from pytest_jiramigrate.rules import after_import
 from pytest_jiramigrate.rules.base import RuleSettings
+from pytest_jiramigrate.synth import SynthSpec, write_backup
 
 
 @pytest.fixture
@@ -137,3 +138,27 @@ def test_a_global_grant_to_anyone_is_public_access(store: Store) -> None:
     assert texts(run(after_import.public_access, store)) == [
         "global permission USE is granted to Anyone"
     ]
+
+
+def test_redaction_masks_former_users_owners_and_the_importer(
+    pytester: pytest.Pytester, tmp_path: Path
+) -> None:
+    """A former user has no user row, and the importer's address is the config's: both
+    are personal data that --jira-redact must mask like the backup's own users."""
+    backup = tmp_path / "site-backup.zip"
+    manifest = write_backup(
+        backup, SynthSpec(faults=("former-user", "public-project", "importer-in-backup"))
+    )
+    importer = manifest.fault("importer-in-backup")["email"]
+    (pytester.path / "jiramigrate.yaml").write_text(f"target: {{importer_email: {importer}}}\n")
+    result = pytester.runpytest_inprocess(
+        f"--jira-backup={backup}", "--jira-redact", "-rA", "--jira-report=report.json"
+    )
+    report = (pytester.path / "report.json").read_text(encoding="utf-8")
+    former = manifest.fault("former-user")["user"]
+    owner = manifest.fault("public-project")["owner"]
+    for text in (result.stdout.str(), report):
+        assert former not in text
+        assert importer not in text
+        assert f"(owner {owner})" not in text
+    assert "1 component lead, 1 filter owner" in result.stdout.str()
