@@ -111,6 +111,8 @@ class TargetSettings:
     cloud_groups: tuple[str, ...] = DEFAULT_CLOUD_GROUPS
     allow_domains: tuple[str, ...] = ()
     deny_domains: tuple[str, ...] = DEFAULT_DENY_DOMAINS
+    #: the Cloud site administrator who runs the import (``importer-account``)
+    importer_email: str | None = None
 
 
 @dataclass(frozen=True)
@@ -141,6 +143,7 @@ class Config:
                 "user_tier": target.user_tier,
                 "users": target.users,
                 "cloud_groups": list(target.cloud_groups),
+                "importer_email": target.importer_email,
             },
             "email": {
                 "allow_domains": list(target.allow_domains),
@@ -455,6 +458,15 @@ def _text(document: _Document, node: Node, key: str) -> str:
     return value
 
 
+def _address(document: _Document, node: Node, key: str) -> str:
+    """An e-mail address: one ``@`` with a name before it and a dotted domain after it."""
+    value = _text(document, node, key).strip()
+    local, at, domain = value.partition("@")
+    if not (at and local and "." in domain.strip(".") and "@" not in domain) or " " in value:
+        raise document.error(node, key, f"expected an e-mail address, got {value!r}")
+    return value
+
+
 def _boolean(document: _Document, node: Node, key: str) -> bool:
     if not isinstance(node, ScalarNode) or node.tag != _BOOL:
         raise document.error(node, key, f"expected true or false, got {_describe(node)}")
@@ -501,6 +513,7 @@ _TARGET_FIELDS: dict[str, Converter] = {
     "user_tier": _optional(_whole_number(minimum=1)),
     "users": _choice(USERS_STRATEGIES),
     "cloud_groups": _names,
+    "importer_email": _optional(_address),
 }
 _EMAIL_FIELDS: dict[str, Converter] = {"allow_domains": _domains, "deny_domains": _domains}
 _ARCHIVE_FIELDS: dict[str, Converter] = {

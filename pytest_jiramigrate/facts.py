@@ -24,7 +24,7 @@ T = TypeVar("T")
 
 #: Bumped whenever the schema or the meaning of a fact changes, so that a
 #: cached store written by another scanner version is never trusted.
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);
@@ -96,6 +96,41 @@ CREATE TABLE per_issue (issue_id TEXT, what TEXT, n INTEGER);
 CREATE TABLE email_check (email TEXT PRIMARY KEY, syntax TEXT, tld TEXT, pattern TEXT);
 -- activeobjects.xml: rows per table
 CREATE TABLE ao_table (name TEXT PRIMARY KEY, columns INTEGER, rows INTEGER);
+-- what the import drops, breaks or makes public (the after_import rules)
+CREATE TABLE plugin (key TEXT, name TEXT, version TEXT);
+CREATE TABLE custom_field (id TEXT, name TEXT, type_key TEXT);
+CREATE TABLE custom_field_option (id TEXT, custom_field TEXT, config TEXT);
+-- SharePermissions: type is global, group, project, ...; param1 a group or project id
+CREATE TABLE share_permission (id TEXT, entity_id TEXT, entity_type TEXT, type TEXT,
+    param1 TEXT, param2 TEXT);
+CREATE TABLE search_request (id TEXT, name TEXT, owner TEXT);
+CREATE TABLE portal_page (id TEXT, name TEXT, owner TEXT);
+CREATE TABLE component (id TEXT, project_id TEXT, name TEXT, lead TEXT);
+CREATE TABLE version (id TEXT, project_id TEXT, name TEXT);
+-- issue types per issue type scheme: OptionConfiguration rows of field issuetype,
+-- the scheme's field configuration, and the scheme's name
+CREATE TABLE issue_type_option (id TEXT, field_config TEXT, option_id TEXT);
+CREATE TABLE field_config_link (scheme TEXT, field_config TEXT);
+CREATE TABLE issue_type_scheme (id TEXT, name TEXT);
+CREATE TABLE security_scheme (id TEXT, name TEXT);
+CREATE TABLE security_level (id TEXT, scheme TEXT, name TEXT);
+CREATE TABLE mail_server (id TEXT, name TEXT, type TEXT, host TEXT);
+CREATE TABLE service_config (id TEXT, name TEXT, class TEXT);
+CREATE TABLE permission_scheme (id TEXT, name TEXT);
+-- NodeAssociation rows that give a project its permission or issue security scheme
+CREATE TABLE scheme_association (project_id TEXT, sink_entity TEXT, scheme TEXT);
+CREATE TABLE project_role (id TEXT, name TEXT);
+CREATE TABLE project_role_actor (id TEXT, project_id TEXT, role_id TEXT, role_type TEXT,
+    parameter TEXT);
+CREATE TABLE status (id TEXT, name TEXT);
+-- references to users by key or name (issue reporter, comment author, ...): rows per
+-- kind and user, with the smallest referring row id as an example
+CREATE TABLE user_ref (kind TEXT, user_key TEXT, n INTEGER, example TEXT);
+CREATE TABLE scan_user_ref (kind TEXT, user_key TEXT, example TEXT);
+-- activeobjects.xml: Jira Software boards, their columns and the statuses of each column
+CREATE TABLE board (id TEXT, name TEXT, owner TEXT, saved_filter_id TEXT);
+CREATE TABLE board_column (id TEXT, board_id TEXT, name TEXT);
+CREATE TABLE board_column_status (id TEXT, column_id TEXT, status_id TEXT);
 """
 
 #: made once the rows are in (faster than keeping them up to date row by row);

@@ -287,10 +287,14 @@ class JiraSession:
                 base_url=facts.base_url and facts.mask.url(facts.base_url),
                 counts=facts.counts(),
             )
+        config = self.config.as_dict()
+        importer = config["target"]["importer_email"]
+        if self.redact and importer:
+            config["target"]["importer_email"] = self.facts().mask.email(importer)
         return {
             "schema": "jiramigrate-report/1",
             "backup": backup,
-            "config": self.config.as_dict(),
+            "config": config,
             "rules": list(self.entries.values()),
         }
 

@@ -207,3 +207,20 @@ def test_chromium_renders_the_page(tmp_path: Path) -> None:
     )
     assert "Not ready for Jira Cloud site import" in dom.stdout
     assert "<svg" in dom.stdout
+
+
+def test_after_import_findings_have_their_own_section(hostile_facts: Facts) -> None:
+    former = rule_entry(
+        "former-users", "warning", [{"user": HOSTILE, "detail": f"{HOSTILE}: 2 comment authors"}]
+    )
+    page = render_html(report(rule_entry("email-unique", "passed"), former), hostile_facts)
+    rules, after = page.split("<h2>After the import</h2>")
+    assert "2 comment authors" in after
+    assert "2 comment authors" not in rules
+    assert "<code>former-users</code>" in after
+    assert HOSTILE not in page
+
+
+def test_no_after_import_section_without_its_rules(hostile_facts: Facts) -> None:
+    page = render_html(report(rule_entry("email-unique", "passed")), hostile_facts)
+    assert "After the import" not in page

@@ -230,6 +230,7 @@ def test_properties_are_read(clean: tuple[Manifest, sqlite3.Connection]) -> None
     assert dict(db.execute("SELECT key, value FROM property")) == {
         "jira.baseurl": manifest.spec.base_url,
         "jira.title": "Acme Corp Jira",
+        "jira.mail.send.disabled": "1",  # an OSPropertyNumber (Jira's booleans)
     }
 
 

@@ -25,6 +25,7 @@ from typing import Any
 from pytest_jiramigrate.emails import domain_problem, tld_problem
 from pytest_jiramigrate.facts import Facts
 from pytest_jiramigrate.outcome import Readiness, outcome_rank, readiness
+from pytest_jiramigrate.rules import after_import
 from pytest_jiramigrate.rules.base import plural
 from pytest_jiramigrate.rules.users import counted_users, licensed_users
 from pytest_jiramigrate.sizes import format_size
@@ -35,6 +36,9 @@ MAX_ROWS = 200
 #: Domains drawn in the users-by-domain picture (the largest ones).
 MAX_DOMAINS = 25
 GB = 1000**3
+#: Rules whose findings are what an import that succeeds drops, breaks or makes public:
+#: listed in their own "After the import" section rather than under the rules
+AFTER_IMPORT = frozenset(rule.id for rule in after_import.RULES)
 
 BANNERS: dict[Readiness, str] = {
     "not-checked": "Not checked: no rule ran",
@@ -104,6 +108,7 @@ def render_html(report: Mapping[str, Any], facts: Facts | None) -> str:
         identity_section(backup, facts),
         inventory_section(backup.get("counts")),
         rules_section(report.get("rules", ())),
+        after_import_section(report.get("rules", ())),
         pictures_section(report, facts),
         f"<script>{PRINT_SCRIPT}</script>",
         "</body></html>",
@@ -165,9 +170,33 @@ def rules_section(rules: Sequence[Mapping[str, Any]]) -> str:
         for rule in sorted(rules, key=lambda rule: outcome_rank(str(rule.get("outcome"))))
     )
     details = "".join(
-        findings_list(rule) for rule in rules if rule.get("outcome") in ("failed", "warning")
+        findings_list(rule)
+        for rule in rules
+        if rule.get("outcome") in ("failed", "warning") and rule.get("id") not in AFTER_IMPORT
     )
     return f"<h2>Rules</h2><table>{head}{rows}</table>{details}"
+
+
+def after_import_section(rules: Sequence[Mapping[str, Any]]) -> str:
+    """What the import would drop, break or make public: the after-import rules' findings,
+    apart from the import's blockers so that they are read as the work after the move."""
+    after = [rule for rule in rules if rule.get("id") in AFTER_IMPORT]
+    if not after:
+        return ""
+    lines = "".join(
+        f"<li><code>{escape(str(rule.get('id')))}</code>"
+        f' <span class="outcome {escape(str(rule.get("outcome")))}">'
+        f"{escape(str(rule.get('outcome')))}</span>: {escape(str(rule.get('message', '')))}</li>"
+        for rule in after
+    )
+    details = "".join(
+        findings_list(rule) for rule in after if rule.get("outcome") in ("failed", "warning")
+    )
+    return (
+        "<h2>After the import</h2><p>What an import that succeeds would silently drop, break"
+        " or make public: app data, public access, work of former users, missing groups,"
+        f" broken boards, Cloud's data limits and integrations.</p><ul>{lines}</ul>{details}"
+    )
 
 
 def findings_list(rule: Mapping[str, Any]) -> str:
