@@ -169,8 +169,9 @@ def app_data_not_migrated(facts: Facts, settings: RuleSettings) -> Verdict:
         )
     return Verdict(
         findings,
-        f"{plural(len(findings), 'app or app field', 'apps or app fields')} hold data that"
-        " Cloud's site import does not carry.",
+        f"{plural(len(findings), 'app or app field', 'apps or app fields')}"
+        f" {'holds' if len(findings) == 1 else 'hold'} data that Cloud's site import does not"
+        " carry.",
         observed=len(findings),
     )
 
@@ -310,7 +311,8 @@ def public_access(facts: Facts, settings: RuleSettings) -> Verdict:
         return passed("No permission is granted to Anyone and no filter or dashboard is public.")
     return Verdict(
         findings,
-        f"{plural(len(findings), 'grant or share', 'grants or shares')} open Jira to anyone.",
+        f"{plural(len(findings), 'grant or share', 'grants or shares')}"
+        f" {'opens' if len(findings) == 1 else 'open'} Jira to anyone.",
         observed=len(findings),
     )
 
