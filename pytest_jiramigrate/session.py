@@ -56,6 +56,8 @@ class JiraSession:
     rules: Sequence[Rule]
     targets: list[Target]
     rescan: bool = False
+    #: processes that parse entities.xml; None: one per available core
+    workers: int | None = None
     report_path: Path | None = None
     summary_path: Path | None = None
     export_dir: Path | None = None
@@ -106,7 +108,7 @@ class JiraSession:
             limits, cache = self.config.archive, self.cache_dir()
             backup = self.backup
             store = (
-                backup_store(backup.path, cache, limits, self.rescan, self.progress)
+                backup_store(backup.path, cache, limits, self.rescan, self.progress, self.workers)
                 if backup
                 else None
             )
@@ -334,8 +336,9 @@ def start_session(
     The YAML's ``custom_rules:`` join the hook's rules here, so that items are
     made from both.
     """
-    from pytest_jiramigrate.plugin import flag, option_or_ini
+    from pytest_jiramigrate.plugin import flag, option_or_ini, worker_count
 
+    workers = worker_count(pytest_config)
     rules = collect_rules(pytest_config)
     config = read_config(pytest_config, rules)
     rules = [*rules, *config.custom_rules]
@@ -353,6 +356,7 @@ def start_session(
         rules=rules,
         targets=targets(backup, media),
         rescan=flag(pytest_config, "rescan"),
+        workers=workers,
         report_path=here / report if report else None,
         summary_path=here / summary if summary else None,
         export_dir=here / export if export else None,

@@ -89,8 +89,13 @@ def backup_store(
     limits: ArchiveLimits,
     rescan: bool,
     progress: ProgressFactory | None = None,
+    workers: int | None = None,
 ) -> Path:
-    """The finished facts store of the backup at ``path``: cached, or from a new scan."""
+    """The finished facts store of the backup at ``path``: cached, or from a new scan.
+
+    ``workers`` (parse processes) changes how fast a scan runs, never its facts,
+    so it is no part of the key.
+    """
     store = cache_dir / f"backup-{fingerprint(path, limits)}.sqlite"
     if not rescan and _usable(store):
         return store
@@ -101,7 +106,7 @@ def backup_store(
         partial = store.with_name(f"{store.name}.{os.getpid()}.partial")
         partial.unlink(missing_ok=True)
         try:
-            scan_backup(path, partial, limits, progress)
+            scan_backup(path, partial, limits, progress, workers)
             os.replace(partial, store)
         finally:
             partial.unlink(missing_ok=True)

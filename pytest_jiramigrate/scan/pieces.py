@@ -49,10 +49,15 @@ from pytest_jiramigrate.scan.entities import (
 )
 from pytest_jiramigrate.scan.xmlchars import BadChar, CharScanner
 
-#: bytes per piece: large enough to amortise a process round trip (1 MB and
+#: bytes per piece at most: large enough to amortise a process round trip (1 MB and
 #: 8 MB pieces scan 400 MB equally fast), small enough that a worker stays
 #: near 55 MB (a parsed piece costs about ten times its size)
 PIECE = 1 << 20
+#: bytes per piece at least, however many workers share the work
+MIN_PIECE = 256 << 10
+#: the bytes of all pieces in flight (queued for or parsed by a worker) together stay
+#: near this once there are more workers than it holds pieces of PIECE bytes
+IN_FLIGHT = 16 << 20
 #: below this size the pieces are parsed in this process (no workers to start)
 PARALLEL_FROM = 32 << 20
 ROOT = b"entity-engine-xml"
@@ -128,13 +133,17 @@ def find_cut(data: bytes, low: int) -> int | None:
             return position + 1
 
 
-def cut_pieces(blocks: Iterator[bytes], head: bytes, encoding: str) -> Iterator[Piece]:
-    """Cut the stream (``head`` then ``blocks``) into row-aligned pieces."""
+def cut_pieces(
+    blocks: Iterator[bytes], head: bytes, encoding: str, size: int | None = None
+) -> Iterator[Piece]:
+    """Cut the stream (``head`` then ``blocks``) into row-aligned pieces of about ``size``
+    bytes (default :data:`PIECE`)."""
+    size = PIECE if size is None else size
     root = _ROOT_TAG.search(head)
     low = root.end() if root else 0
     buffer, offset, lines, index = head, 0, 0, 0
     while True:
-        buffer, exhausted = _fill(buffer, blocks, PIECE)
+        buffer, exhausted = _fill(buffer, blocks, size)
         cut = None if exhausted else find_cut(buffer, max(low, len(buffer) // 2))
         if cut is None and not exhausted:
             cut = find_cut(buffer, low)
@@ -241,12 +250,38 @@ def _owner(
     return bad, entity, entity_id
 
 
-class FastScan:
-    """Drive the pieces: cut here, parse in workers, write here in document order."""
+def available_cores() -> int:
+    """The cores this process may run on: its CPU affinity (``taskset``, a container's
+    cpuset) where the platform tells it, else every core of the machine."""
+    affinity = getattr(os, "sched_getaffinity", None)
+    if affinity is not None:
+        return max(1, len(affinity(0)))
+    return os.cpu_count() or 1
 
-    def __init__(self, db: sqlite3.Connection, file: str = FILE) -> None:
+
+def piece_size(workers: int) -> int:
+    """Bytes per piece for ``workers`` workers.
+
+    Each worker has two pieces in flight, so the pieces shrink as workers are
+    added: the bytes queued stay bounded, and so does the memory added per
+    worker (a worker parses one piece at a time).
+    """
+    return min(PIECE, max(MIN_PIECE, IN_FLIGHT // (2 * workers)))
+
+
+class FastScan:
+    """Drive the pieces: cut here, parse in workers, write here in document order.
+
+    ``workers``: the worker processes to parse in (default: one per available
+    core); 1 parses every piece in this process.
+    """
+
+    def __init__(
+        self, db: sqlite3.Connection, file: str = FILE, workers: int | None = None
+    ) -> None:
         self.db = db
         self.file = file
+        self.workers = workers if workers is not None else available_cores()
         self.header = Header()
         self.rows: Counter[str] = Counter()
         self.last_row: tuple[str | None, str | None] = (None, None)
@@ -258,7 +293,7 @@ class FastScan:
         encoding, bom = declared_encoding(head)
         if bom == "UTF-16" or prolog_problems(head) or not _ROOT_TAG.search(head):
             return ReferenceScan(self.db, self.file).run(itertools.chain([head], blocks))
-        pieces = cut_pieces(blocks, head, encoding)
+        pieces = cut_pieces(blocks, head, encoding, piece_size(self.workers))
         if progress is not None:
             pieces = _reporting(pieces, progress)
         reason = None
@@ -274,12 +309,12 @@ class FastScan:
     def _results(
         self, pieces: Iterator[Piece], parallel: bool
     ) -> Iterator[tuple[Piece, PieceResult]]:
-        """Each piece with its result, in order; parsed by two workers when it pays.
+        """Each piece with its result, in order; parsed by the workers when it pays.
 
         A pool that cannot start or breaks (a restricted sandbox, a killed
         worker) costs speed, not results: its pieces are parsed here.
         """
-        workers = min(os.cpu_count() or 1, 2)
+        workers = self.workers
         if not parallel or workers < 2:
             for piece in pieces:
                 yield piece, scan_piece(piece)
@@ -359,7 +394,14 @@ def _reporting(pieces: Iterator[Piece], progress: Progress) -> Iterator[Piece]:
 
 
 def scan_entities(
-    stream: BinaryIO, db: sqlite3.Connection, size: int = 0, progress: Progress | None = None
+    stream: BinaryIO,
+    db: sqlite3.Connection,
+    size: int = 0,
+    progress: Progress | None = None,
+    workers: int | None = None,
 ) -> str | None:
-    """Scan one entities.xml stream into ``db``; why it stopped early, or None."""
-    return FastScan(db).run(blocks_of(stream), size, progress)
+    """Scan one entities.xml stream into ``db``; why it stopped early, or None.
+
+    ``workers``: parse processes (default: one per available core; 1: none).
+    """
+    return FastScan(db, workers=workers).run(blocks_of(stream), size, progress)

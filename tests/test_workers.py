@@ -1,0 +1,146 @@
+"""How many processes parse entities.xml: the available cores, or ``--jira-workers N``.
+
+The pool is replaced by one that records its size and runs each piece at
+once, in this process: the tests see the size asked for, deterministically,
+without starting processes or timing anything.
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from collections.abc import Callable
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+from conftest import BackupFactory, JiraRun
+
+from pytest_jiramigrate import facts
+from pytest_jiramigrate.scan import pieces
+
+
+class RecordingPool:
+    """Stands in for ProcessPoolExecutor: records ``max_workers``, runs work at once."""
+
+    sizes: ClassVar[list[int]] = []
+
+    def __init__(self, max_workers: int, mp_context: object = None) -> None:
+        self.sizes.append(max_workers)
+
+    def submit(self, function: Callable[..., Any], *args: Any) -> Future[Any]:
+        future: Future[Any] = Future()
+        future.set_result(function(*args))
+        return future
+
+    def shutdown(self, cancel_futures: bool = False) -> None:
+        pass
+
+
+@pytest.fixture
+def pools(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The sizes of the pools the scans start (each scan of a big file starts one)."""
+    monkeypatch.setattr(RecordingPool, "sizes", [])
+    monkeypatch.setattr(pieces, "ProcessPoolExecutor", RecordingPool)
+    monkeypatch.setattr(pieces, "PARALLEL_FROM", 0)  # every file is big enough for a pool
+    return RecordingPool.sizes
+
+
+@pytest.fixture
+def entities_xml(synth_backup: BackupFactory) -> bytes:
+    with zipfile.ZipFile(synth_backup().path) as archive:
+        return archive.read("entities.xml")
+
+
+def scan(xml: bytes, tmp_path: Path, workers: int | None = None) -> None:
+    db = facts.create(tmp_path / "facts.sqlite")
+    assert pieces.scan_entities(io.BytesIO(xml), db, len(xml), workers=workers) is None
+    db.close()
+
+
+def test_available_cores_follow_the_affinity(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pieces.os, "sched_getaffinity", lambda pid: {0, 2, 5}, raising=False)
+    monkeypatch.setattr(pieces.os, "cpu_count", lambda: 64)
+    assert pieces.available_cores() == 3
+
+
+def test_available_cores_without_affinity_are_the_machines(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delattr(pieces.os, "sched_getaffinity", raising=False)
+    monkeypatch.setattr(pieces.os, "cpu_count", lambda: 12)
+    assert pieces.available_cores() == 12
+    monkeypatch.setattr(pieces.os, "cpu_count", lambda: None)
+    assert pieces.available_cores() == 1
+
+
+def test_the_default_pool_has_one_worker_per_available_core(
+    pools: list[int], entities_xml: bytes, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pieces.os, "sched_getaffinity", lambda pid: set(range(6)), raising=False)
+    scan(entities_xml, tmp_path)
+    assert pools == [6]
+
+
+@pytest.mark.parametrize("workers", [2, 3, 16])
+def test_the_pool_has_the_workers_asked_for(
+    workers: int, pools: list[int], entities_xml: bytes, tmp_path: Path
+) -> None:
+    scan(entities_xml, tmp_path, workers)
+    assert pools == [workers]
+
+
+def test_one_worker_starts_no_pool(pools: list[int], entities_xml: bytes, tmp_path: Path) -> None:
+    scan(entities_xml, tmp_path, 1)
+    assert pools == []
+
+
+def test_pieces_shrink_as_workers_grow_within_bounds(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pieces, "PIECE", 1 << 20)
+    sizes = [pieces.piece_size(workers) for workers in (1, 2, 8, 16, 32, 64, 256)]
+    assert sizes == sorted(sizes, reverse=True)
+    assert sizes[0] == sizes[1] == 1 << 20
+    assert sizes[-1] == pieces.MIN_PIECE
+    assert pieces.piece_size(32) * 2 * 32 <= pieces.IN_FLIGHT
+
+
+# --------------------------------------------------------------------------- through pytest
+
+
+def test_the_option_sets_the_pool_size(
+    pools: list[int], synth_backup: BackupFactory, run_jira: JiraRun
+) -> None:
+    result = run_jira(synth_backup().path, "--jira-workers", "3")
+    assert result.ret == pytest.ExitCode.OK
+    assert pools == [3]
+
+
+def test_the_ini_key_sets_the_pool_size_and_the_option_wins(
+    pools: list[int], synth_backup: BackupFactory, run_jira: JiraRun, pytester: pytest.Pytester
+) -> None:
+    pytester.makeini("[pytest]\njira_workers = 5\n")
+    assert run_jira(synth_backup().path).ret == pytest.ExitCode.OK
+    assert run_jira(synth_backup().path, "--jira-rescan", "--jira-workers=1").ret == 0
+    assert pools == [5]  # the second run parsed in the pytest process: no pool
+
+
+@pytest.mark.parametrize("value", ["0", "-2", "two", "1.5"])
+def test_a_bad_worker_count_is_a_usage_error(
+    value: str, synth_backup: BackupFactory, run_jira: JiraRun
+) -> None:
+    result = run_jira(synth_backup().path, f"--jira-workers={value}")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        [f"*--jira-workers must be a whole number of processes, 1 or more*got '{value}'"]
+    )
+    assert "Traceback" not in result.stdout.str() + result.stderr.str()
+
+
+def test_a_bad_ini_worker_count_names_the_ini_key(
+    synth_backup: BackupFactory, run_jira: JiraRun, pytester: pytest.Pytester
+) -> None:
+    pytester.makeini("[pytest]\njira_workers = many\n")
+    result = run_jira(synth_backup().path)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*the jira_workers ini key must be a whole number*got 'many'"])
