@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from corpus_path import CORPUS
+from inline_pool import InlinePool
 
 from pytest_jiramigrate import facts
 from pytest_jiramigrate.scan import pieces
@@ -50,9 +51,14 @@ def both(xml: bytes, tmp_path: Path) -> tuple[dict, dict]:
     return reference, fast
 
 
-@pytest.fixture(autouse=True)
-def small_pieces(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture(autouse=True, params=["here", "workers"])
+def small_pieces(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Small pieces, parsed in this process or handed over as to workers (which send
+    their rows back as SQLite images where Python has them)."""
     monkeypatch.setattr(pieces, "PIECE", 2048)
+    if request.param == "workers":
+        monkeypatch.setattr(pieces, "PARALLEL_FROM", 0)
+        monkeypatch.setattr(pieces, "ProcessPoolExecutor", InlinePool)
 
 
 @pytest.fixture(scope="module")

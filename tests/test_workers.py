@@ -1,50 +1,30 @@
 """How many processes parse entities.xml: the available cores, or ``--jira-workers N``.
 
-The pool is replaced by one that records its size and runs each piece at
-once, in this process: the tests see the size asked for, deterministically,
-without starting processes or timing anything.
+The pool is replaced by :class:`InlinePool`, which records its size: the tests
+see the size asked for, deterministically, without processes or timing.
 """
 
 from __future__ import annotations
 
 import io
 import zipfile
-from collections.abc import Callable
-from concurrent.futures import Future
 from pathlib import Path
-from typing import Any, ClassVar
 
 import pytest
 from conftest import BackupFactory, JiraRun
+from inline_pool import InlinePool
 
 from pytest_jiramigrate import facts
 from pytest_jiramigrate.scan import pieces
 
 
-class RecordingPool:
-    """Stands in for ProcessPoolExecutor: records ``max_workers``, runs work at once."""
-
-    sizes: ClassVar[list[int]] = []
-
-    def __init__(self, max_workers: int, mp_context: object = None) -> None:
-        self.sizes.append(max_workers)
-
-    def submit(self, function: Callable[..., Any], *args: Any) -> Future[Any]:
-        future: Future[Any] = Future()
-        future.set_result(function(*args))
-        return future
-
-    def shutdown(self, cancel_futures: bool = False) -> None:
-        pass
-
-
 @pytest.fixture
 def pools(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """The sizes of the pools the scans start (each scan of a big file starts one)."""
-    monkeypatch.setattr(RecordingPool, "sizes", [])
-    monkeypatch.setattr(pieces, "ProcessPoolExecutor", RecordingPool)
+    monkeypatch.setattr(InlinePool, "sizes", [])
+    monkeypatch.setattr(pieces, "ProcessPoolExecutor", InlinePool)
     monkeypatch.setattr(pieces, "PARALLEL_FROM", 0)  # every file is big enough for a pool
-    return RecordingPool.sizes
+    return InlinePool.sizes
 
 
 @pytest.fixture

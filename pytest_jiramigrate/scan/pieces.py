@@ -25,6 +25,7 @@ import multiprocessing
 import os
 import re
 import sqlite3
+import sys
 from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -72,6 +73,12 @@ PREFIX = b"<" + ROOT + b">\n"
 SUFFIX = b"</" + ROOT + b">"
 
 Rows = dict[str, list[tuple[object, ...]]]
+#: workers hand their rows back as the image of an SQLite database (Python 3.11+), which
+#: the main process copies into the store with ``INSERT ... SELECT``: no Python object
+#: per row is unpickled or inserted there, which would be serial work more cores cannot share
+IMAGES = sys.version_info >= (3, 11)
+#: the schema the images are opened as, attached to the store's connection
+IMAGE_SCHEMA = "fast_scan_piece"
 Progress = Callable[[int], None]
 
 
@@ -90,6 +97,9 @@ class Piece:
 class PieceResult:
     index: int
     tables: Rows = field(default_factory=dict)
+    #: the rows as a serialized SQLite database, one table per facts table (see IMAGES)
+    image: bytes | None = None
+    image_tables: list[str] = field(default_factory=list)
     rows: Counter[str] = field(default_factory=Counter)
     bad: list[tuple[BadChar, str | None, str | None]] = field(default_factory=list)
     comments: list[str] = field(default_factory=list)
@@ -172,11 +182,12 @@ def _fill(buffer: bytes, blocks: Iterator[bytes], size: int) -> tuple[bytes, boo
     return b"".join(parts), False
 
 
-def scan_piece(piece: Piece) -> PieceResult:
+def scan_piece(piece: Piece, image: bool = False) -> PieceResult:
     """Parse one piece (in a worker): its rows, comments and forbidden characters.
 
-    A piece that does not parse comes back with ``failed`` set and no facts:
-    the main process reads on from it with the reference scan.
+    With ``image``, the rows come back as a serialized SQLite database (see
+    :data:`IMAGES`). A piece that does not parse comes back with ``failed`` set
+    and no facts: the main process reads on from it with the reference scan.
     """
     chars = CharScanner(piece.encoding, offset=piece.offset, lines=piece.lines)
     masked, bad = chars.feed(piece.data)
@@ -201,9 +212,42 @@ def scan_piece(piece: Piece) -> PieceResult:
     starts, owners = _read_rows(root, reader, result, want_starts=bool(bad or more))
     if piece.last:
         result.comments += [s.text or "" for s in root.itersiblings() if s.tag is etree.Comment]
-    result.tables, result.rows = buffer.tables, reader.rows
+    result.rows = reader.rows
+    if image and buffer.tables:
+        result.image, result.image_tables = rows_image(buffer.tables), list(buffer.tables)
+    else:
+        result.tables = buffer.tables
     result.bad = [_owner(b, starts, owners) for b in bad + more]
     return result
+
+
+def rows_image(tables: Rows) -> bytes:
+    """The rows as the image of an in-memory SQLite database: a table of untyped
+    columns per facts table, rows in document order, so that the store converts
+    the values exactly as if they were inserted one by one."""
+    db = sqlite3.connect(":memory:")
+    try:
+        for table, rows in tables.items():
+            columns = ", ".join(f"c{column}" for column in range(len(rows[0])))
+            db.execute(f"CREATE TABLE {table} ({columns})")
+            insert_rows(db, table, rows)
+        db.commit()
+        return serialize(db)
+    finally:
+        db.close()
+
+
+def serialize(db: sqlite3.Connection) -> bytes:
+    if sys.version_info >= (3, 11):
+        return db.serialize()
+    raise NotImplementedError("SQLite images need Python 3.11")  # IMAGES is False
+
+
+def deserialize(db: sqlite3.Connection, image: bytes, schema: str) -> None:
+    if sys.version_info >= (3, 11):
+        db.deserialize(image, name=schema)
+    else:
+        raise NotImplementedError("SQLite images need Python 3.11")  # IMAGES is False
 
 
 def _read_rows(
@@ -282,6 +326,7 @@ class FastScan:
         self.db = db
         self.file = file
         self.workers = workers if workers is not None else available_cores()
+        self.image_attached = False
         self.header = Header()
         self.rows: Counter[str] = Counter()
         self.last_row: tuple[str | None, str | None] = (None, None)
@@ -339,6 +384,8 @@ class FastScan:
             self.header.read_comment(comment)
         for table, rows in result.tables.items():
             insert_rows(self.db, table, rows)
+        if result.image is not None:
+            self._merge(result.image, result.image_tables)
         self.rows.update(result.rows)
         problems = [
             bad_char_row(self.file, bad, *((entity, entity_id) if entity else self.last_row))
@@ -348,6 +395,24 @@ class FastScan:
             insert_rows(self.db, "xml_problem", problems)
         if result.last_row != (None, None):
             self.last_row = result.last_row
+
+    def _merge(self, image: bytes, tables: list[str]) -> None:
+        """Copy a worker's rows into the store, in document order, without a Python object
+        per row: the image is opened as a schema attached to the store's connection.
+
+        The schema stays attached (SQLite cannot detach it inside the scan's
+        transaction); it holds one piece's rows at most, and goes with the connection.
+        """
+        if not self.image_attached:
+            attached = {row[1] for row in self.db.execute("PRAGMA database_list")}
+            if IMAGE_SCHEMA not in attached:  # by an earlier scan on this connection
+                self.db.execute(f"ATTACH DATABASE ':memory:' AS {IMAGE_SCHEMA}")
+            self.image_attached = True
+        deserialize(self.db, image, IMAGE_SCHEMA)
+        for table in tables:
+            self.db.execute(
+                f"INSERT INTO main.{table} SELECT * FROM {IMAGE_SCHEMA}.{table} ORDER BY rowid"
+            )
 
     def _read_on(self, piece: Piece, later: Iterator[Piece]) -> str | None:
         """From a piece that does not parse to the end, parse as one stream, as the reference
@@ -371,7 +436,7 @@ class FastScan:
 
 def _submit(pool: ProcessPoolExecutor, piece: Piece) -> Future[PieceResult] | None:
     try:
-        return pool.submit(scan_piece, piece)
+        return pool.submit(scan_piece, piece, IMAGES)
     except (BrokenProcessPool, RuntimeError):
         return None
 
