@@ -7,7 +7,9 @@ see the size asked for, deterministically, without processes or timing.
 from __future__ import annotations
 
 import io
+import itertools
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -124,3 +126,58 @@ def test_a_bad_ini_worker_count_names_the_ini_key(
     result = run_jira(synth_backup().path)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*the jira_workers ini key must be a whole number*got 'many'"])
+
+
+# --------------------------------------------------------------------------- reading ahead
+
+
+def test_read_ahead_gives_every_block_in_order_then_stops_its_thread() -> None:
+    blocks = [bytes([n]) * 100 for n in range(50)]
+    reader = pieces.ReadAhead(iter(blocks))
+    with reader as read:
+        assert list(read) == blocks
+    assert not reader._thread.is_alive()
+
+
+def test_read_ahead_raises_the_sources_error_to_the_reader() -> None:
+    def source() -> Iterator[bytes]:
+        yield b"first"
+        raise OSError("the zip member ended early")
+
+    with pieces.ReadAhead(source()) as read:
+        assert next(read) == b"first"
+        with pytest.raises(OSError, match="ended early"):
+            next(read)
+
+
+def test_a_reader_leaving_early_stops_the_thread_without_reading_on() -> None:
+    taken: list[int] = []
+
+    def endless() -> Iterator[bytes]:
+        for count in itertools.count():
+            taken.append(count)
+            yield b"x"
+
+    reader = pieces.ReadAhead(endless())
+    with reader as read:
+        assert next(read) == b"x"
+    assert not reader._thread.is_alive()
+    assert len(taken) <= pieces.ReadAhead.DEPTH + 3  # the queue, one being put, one read
+
+
+def test_a_scan_in_workers_reads_ahead(
+    pools: list[int], entities_xml: bytes, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    entered: list[bool] = []
+    monkeypatch.setattr(pieces.ReadAhead, "DEPTH", 1)
+    original = pieces.ReadAhead.__enter__
+
+    def recording(self: pieces.ReadAhead) -> Iterator[bytes]:
+        entered.append(True)
+        return original(self)
+
+    monkeypatch.setattr(pieces.ReadAhead, "__enter__", recording)
+    scan(entities_xml, tmp_path, 2)
+    (tmp_path / "alone").mkdir()
+    scan(entities_xml, tmp_path / "alone", 1)
+    assert entered == [True]  # the scan with one worker read the stream itself

@@ -23,9 +23,11 @@ import bisect
 import itertools
 import multiprocessing
 import os
+import queue
 import re
 import sqlite3
 import sys
+import threading
 from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -469,4 +471,65 @@ def scan_entities(
 
     ``workers``: parse processes (default: one per available core; 1: none).
     """
-    return FastScan(db, workers=workers).run(blocks_of(stream), size, progress)
+    scan = FastScan(db, workers=workers)
+    if scan.workers < 2 or size < PARALLEL_FROM:
+        return scan.run(blocks_of(stream), size, progress)
+    with ReadAhead(blocks_of(stream)) as blocks:
+        return scan.run(blocks, size, progress)
+
+
+class ReadAhead:
+    """Inflate the next blocks in a thread of their own while this one cuts pieces and
+    merges results: zlib, CRC32 and file reads release the GIL, so inflating leaves the
+    main process's serial path (the part of the scan more workers cannot shorten).
+
+    Leaving the ``with`` block stops the thread and waits for it, so the stream is
+    never read after it is closed; an error reading it is raised to the reader.
+    """
+
+    DEPTH = 4
+    _END = object()
+
+    def __init__(self, blocks: Iterator[bytes]) -> None:
+        self._blocks = blocks
+        self._queue: queue.Queue[object] = queue.Queue(self.DEPTH)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._fill, name="jiramigrate-inflate", daemon=True)
+
+    def __enter__(self) -> Iterator[bytes]:
+        self._thread.start()
+        return self._drain()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _fill(self) -> None:
+        try:
+            for block in self._blocks:
+                if not self._put(block):
+                    return
+        except BaseException as error:  # handed to the reader, raised there
+            self._put(error)
+            return
+        self._put(self._END)
+
+    def _put(self, item: object) -> bool:
+        """Queue ``item`` unless the reader has gone; False when it has."""
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _drain(self) -> Iterator[bytes]:
+        while True:
+            item = self._queue.get()
+            if item is self._END:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            assert isinstance(item, bytes)
+            yield item
