@@ -282,6 +282,11 @@ def readiness_argv(backup: Backup, rescan: bool, workers: int | None = None) -> 
     return [*argv, "--jira-rescan", "-q"] if rescan else [*argv, "-q"]
 
 
+def always(argv: list[str]) -> Callable[[int], list[str]]:
+    """The same command on every repetition."""
+    return lambda _: argv
+
+
 def pinned_runs_possible() -> bool:
     """taskset is there and this process may use at least two cores (0 and 1)."""
     affinity = getattr(os, "sched_getaffinity", None)
@@ -319,7 +324,7 @@ def bench_backup(backup: Backup, work: Path, repeat: int) -> list[Row]:
     if pinned_runs_possible():
         for what, cores, workers in PINNED:
             pinned = ["taskset", "-c", cores, *readiness_argv(backup, True, workers)]
-            rows.append(run(what, lambda _, argv=pinned: argv, readiness_ok))
+            rows.append(run(what, always(pinned), readiness_ok))
     else:
         print("  taskset or two usable cores missing: the pinned runs are skipped", flush=True)
     if xmllint and backup.size_mb < DOM_MAX_MB:
