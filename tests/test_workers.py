@@ -181,3 +181,29 @@ def test_a_scan_in_workers_reads_ahead(
     (tmp_path / "alone").mkdir()
     scan(entities_xml, tmp_path / "alone", 1)
     assert entered == [True]  # the scan with one worker read the stream itself
+
+
+def test_rows_sent_as_images_or_pickled_give_the_same_facts(
+    pools: list[int], synth_backup: BackupFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Python 3.10 has no SQLite images: its workers pickle their rows instead."""
+    backup = synth_backup("control-char", "email-no-tld", "long-description")
+    with zipfile.ZipFile(backup.path) as archive:
+        xml = archive.read("entities.xml")
+    monkeypatch.setattr(pieces, "PIECE", 4096)
+    facts_by_way = []
+    for images in (True, False):
+        monkeypatch.setattr(pieces, "IMAGES", images)
+        path = tmp_path / f"images-{images}.sqlite"
+        db = facts.create(path)
+        assert pieces.scan_entities(io.BytesIO(xml), db, len(xml), workers=2) is None
+        tables = [
+            row[0] for row in db.execute("SELECT name FROM main.sqlite_master WHERE type = 'table'")
+        ]
+        facts_by_way.append(
+            {t: db.execute(f"SELECT * FROM main.{t} ORDER BY rowid").fetchall() for t in tables}
+        )
+        db.close()
+    with_images, pickled = facts_by_way
+    assert with_images == pickled
+    assert with_images["user"] and with_images["xml_problem"]
