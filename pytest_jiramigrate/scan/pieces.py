@@ -8,10 +8,11 @@ worker process in one C call (lxml, the same hardened options as the reference
 scan); only rows of the entities the rules need become Python objects.  Every
 byte still goes through the forbidden-character scanner and the XML parser, so
 ``xml-well-formed`` and ``xml-valid-characters`` cover the whole file.  The
-main process inflates the zip member, cuts it, and writes the workers' rows
-into the facts store in document order, so the facts equal those of
-:class:`~pytest_jiramigrate.scan.entities.ReferenceScan` (a test checks this on
-the real corpus and on every injected fault).
+main process cuts the stream (a thread of its own inflates the zip member
+ahead of it) and copies the workers' rows, sent back as SQLite database
+images, into the facts store in document order, so the facts equal those of
+:class:`~pytest_jiramigrate.scan.entities.ReferenceScan` (a test checks this
+on the real corpus and on every injected fault).
 
 A piece whose parse fails is read again with the pull parser, which keeps the
 rows before the error; nothing after the first error is taken as a fact.
@@ -240,12 +241,14 @@ def rows_image(tables: Rows) -> bytes:
 
 
 def serialize(db: sqlite3.Connection) -> bytes:
+    """The database's image (``Connection.serialize``, Python 3.11+)."""
     if sys.version_info >= (3, 11):
         return db.serialize()
     raise NotImplementedError("SQLite images need Python 3.11")  # IMAGES is False
 
 
 def deserialize(db: sqlite3.Connection, image: bytes, schema: str) -> None:
+    """Open ``image`` as ``schema`` of ``db`` (``Connection.deserialize``, Python 3.11+)."""
     if sys.version_info >= (3, 11):
         db.deserialize(image, name=schema)
     else:
