@@ -62,6 +62,8 @@ class JiraSession:
     #: when this run started (under pytest-xdist, the controller's run): with
     #: ``--jira-rescan`` a store written since then is this run's own scan, used as is
     started: float = field(default_factory=time.time)
+    #: processes that parse entities.xml; None: one per available core
+    workers: int | None = None
     report_path: Path | None = None
     summary_path: Path | None = None
     export_dir: Path | None = None
@@ -139,7 +141,15 @@ class JiraSession:
             backup = self.backup
             since = self.started if self.rescan else None
             store = (
-                backup_store(backup.path, cache, limits, False, self.progress, scanned_since=since)
+                backup_store(
+                    backup.path,
+                    cache,
+                    limits,
+                    False,
+                    self.progress,
+                    scanned_since=since,
+                    workers=self.workers,
+                )
                 if backup
                 else None
             )
@@ -403,8 +413,9 @@ def start_session(
     The YAML's ``custom_rules:`` join the hook's rules here, so that items are
     made from both.
     """
-    from pytest_jiramigrate.plugin import flag, option_or_ini
+    from pytest_jiramigrate.plugin import flag, option_or_ini, worker_count
 
+    workers = worker_count(pytest_config)
     rules = collect_rules(pytest_config)
     config = read_config(pytest_config, rules)
     rules = [*rules, *config.custom_rules]
@@ -434,6 +445,7 @@ def start_session(
         targets=targets(backup, media),
         rescan=flag(pytest_config, "rescan"),
         started=getattr(pytest_config, "workerinput", {}).get(RUN_STARTED, time.time()),
+        workers=workers,
         report_path=outputs["report"],
         summary_path=outputs["summary"],
         export_dir=outputs["export"],
