@@ -662,13 +662,13 @@ def _long_text_rows(text: str) -> bytes:
 @pytest.mark.parametrize(
     ("max_chars", "summary_max_chars"),
     [(4000, 255), (1000, 255), (4000, 5000)],
-    ids=["gap-search", "regex", "summary-by-gap"],
+    ids=["gap-search", "name-search", "summary-by-gap"],
 )
 def test_long_texts_are_found_with_any_limit_and_html_lines_in_them(
     max_chars: int, summary_max_chars: int
 ) -> None:
     """Each text over its limit is cut whichever way it is found (the gap between rows for
-    long limits, a regex for short ones), also a text whose lines look like closing tags;
+    long limits, the field's name for short ones), also a text whose lines look like closing tags;
     texts and rows under the limits come out byte for byte."""
     # lines at four spaces, closer than a window of the gap search, that are not row starts
     html = ("<p>" + "word " * 300 + "\n    </p>\n") * 12
