@@ -44,7 +44,7 @@ LONG_TEXT_FIELDS = {
     "CustomFieldValue": ("textvalue",),
 }
 #: a text limit from which texts over it are found by the gap they leave between
-#: row starts (:meth:`EntityRewriter._gaps`); shorter limits are found by regex
+#: row starts (:meth:`EntityRewriter._gaps`); shorter ones by the field's name
 GAP_LIMIT = 2048
 
 
