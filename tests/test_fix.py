@@ -694,3 +694,27 @@ def test_long_texts_are_found_with_any_limit_and_html_lines_in_them(
     assert len(root.find("Issue").get("summary")) == min(300, summary_max_chars)
     unchanged = [line for line in xml.splitlines() if b"ChangeItem" in line]
     assert unchanged == [line for line in out.splitlines() if b"ChangeItem" in line]
+
+
+def test_corrupt_entities_xml_is_refused_and_no_copy_kept(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The inventory pass does not check the CRC (the copy reads the same bytes with the
+    check): a corrupt entities.xml still ends in a one-line error and no copy."""
+    valid = tmp_path / "valid.zip"
+    write_backup(valid, SynthSpec())
+    source = tmp_path / "site-backup.zip"
+    with zipfile.ZipFile(valid) as original, zipfile.ZipFile(source, "w") as stored:
+        for info in original.infolist():
+            stored.writestr(info.filename, original.read(info), zipfile.ZIP_STORED)
+    data = bytearray(source.read_bytes())
+    at = data.find(b"<Membership ")
+    data[at + 1 : at + 2] = b"N"  # <Nembership: the bytes no longer match the CRC
+    source.write_bytes(bytes(data))
+    plan = tmp_path / "fixes.yaml"
+    plan.write_text("memberships: true\n")
+
+    error = fail(capsys, source, "--out", tmp_path / "out.zip", "--plan", plan)
+
+    assert "fails its CRC check" in error
+    assert sorted(tmp_path.iterdir()) == sorted([valid, source, plan])
