@@ -23,7 +23,7 @@ import pytest
 from pytest_jiramigrate.config import Config, ConfigError, find_config, load_config
 from pytest_jiramigrate.facts import Facts
 from pytest_jiramigrate.outcome import Outcome, evaluate, outcome_rank
-from pytest_jiramigrate.outputs import OutputError, check_output
+from pytest_jiramigrate.outputs import OutputError, check_output, refuse_input
 from pytest_jiramigrate.progress import ScanProgress
 from pytest_jiramigrate.redact import Redactor, load_key
 from pytest_jiramigrate.report.exports import write_exports
@@ -38,6 +38,11 @@ from pytest_jiramigrate.space import NoSpaceError, out_of_space
 from pytest_jiramigrate.store import NO_BACKUP, backup_store, media_store
 from pytest_jiramigrate.terminal import name_text, printable
 
+#: why a rule that never ran has no verdict
+NOT_RUN = (
+    "not checked: the rule did not run (deselected with -k, --deselect or --lf,"
+    " or the run stopped early)"
+)
 #: the ``workerinput`` key by which pytest-xdist workers learn when the run started
 RUN_STARTED = "jiramigrate_run_started"
 
@@ -268,6 +273,28 @@ class JiraSession:
             for name, (_nodeid, e) in zip(names, ranked, strict=True)
         ]
 
+    def add_unrun(self) -> None:
+        """An entry for every rule that never ran: deselected with ``-k`` or ``--deselect``,
+        left out by ``--lf``, or after ``-x`` stopped the run. It was not checked, so the
+        reports list it as such, and an error-severity one keeps the gate shut."""
+        for target in self.targets:
+            for rule in self.rules_for(target):
+                nodeid = f"{target.name}::{rule.id}"
+                if nodeid in self.entries:
+                    continue
+                settings = self.config.rules[rule.id]
+                self.entries[nodeid] = {
+                    "id": rule.id,
+                    "title": rule.title,
+                    "target": target.name,
+                    "severity": settings.severity,
+                    "outcome": "skipped" if settings.severity == "off" else "error",
+                    "findings": 0,
+                    "threshold": settings.max_findings,
+                    "message": NOT_RUN,
+                    "items": [],
+                }
+
     def unchecked(self) -> list[dict[str, Any]]:
         """The report entries of error-severity rules that could not run ("not checked").
 
@@ -437,7 +464,8 @@ def start_session(
             ("html", html),
         )
     }
-    refuse_shared_outputs(outputs)
+    junit = junit_path(pytest_config, here, inputs)
+    refuse_shared_outputs({**outputs, "junitxml": junit})
     return JiraSession(
         pytest_config=pytest_config,
         config=config,
@@ -461,8 +489,34 @@ def refuse_shared_outputs(outputs: dict[str, Path | None]) -> None:
         if path is None:
             continue
         if path in seen:
-            raise pytest.UsageError(f"--jira-{name}: {path} is also --jira-{seen[path]}")
+            raise pytest.UsageError(
+                f"{option_name(name)}: {path} is also {option_name(seen[path])}"
+            )
         seen[path] = name
+
+
+def option_name(name: str) -> str:
+    """How the user wrote an output option: ``--jira-report``, or pytest's ``--junitxml``."""
+    return "--junitxml" if name == "junitxml" else f"--jira-{name}"
+
+
+def junit_path(pytest_config: pytest.Config, here: Path, inputs: Sequence[Path]) -> Path | None:
+    """pytest's ``--junitxml`` file, refused when it is an input (the backup, a media zip, the
+    YAML) or lies inside a media directory: pytest would write it over the input. Its folder
+    may be missing: pytest makes it."""
+    given = getattr(pytest_config.option, "xmlpath", None)
+    if not given:
+        return None
+    path = here / given
+    resolved = path.resolve()
+    try:
+        for source in inputs:
+            refuse_input(path, resolved, source)
+    except OutputError as error:
+        raise pytest.UsageError(f"--junitxml: {error}") from None
+    if resolved.is_dir():
+        raise pytest.UsageError(f"--junitxml: {path} is a directory; name a file")
+    return resolved
 
 
 def output_path(
