@@ -199,7 +199,7 @@ def prepare_backup(work: Path, size_mb: int) -> Backup:
             [
                 sys.executable,
                 "-m",
-                "pytest_jiramigrate.cli",
+                "pytest_jiramigrate.commands.cli",
                 "synth",
                 str(partial),
                 "--target-mb",
@@ -309,7 +309,7 @@ def bench_backup(backup: Backup, work: Path, repeat: int) -> list[Row]:
 
     def clean_argv(_: int) -> list[str]:
         copy.unlink(missing_ok=True)
-        cli = [sys.executable, "-m", "pytest_jiramigrate.cli", "clean-xml"]
+        cli = [sys.executable, "-m", "pytest_jiramigrate.commands.cli", "clean-xml"]
         return [*cli, str(backup.zip_path), "--out", str(copy)]
 
     rows.append(run(CMD_CLEAN, clean_argv))
@@ -318,7 +318,7 @@ def bench_backup(backup: Backup, work: Path, repeat: int) -> list[Row]:
 
     def fix_argv(_: int) -> list[str]:
         copy.unlink(missing_ok=True)
-        cli = [sys.executable, "-m", "pytest_jiramigrate.cli", "fix", str(backup.zip_path)]
+        cli = [sys.executable, "-m", "pytest_jiramigrate.commands.cli", "fix", str(backup.zip_path)]
         return [*cli, "--out", str(copy), "--plan", str(scratch / "fixes.yaml")]
 
     rows.append(run(CMD_FIX, fix_argv, readiness_ok))

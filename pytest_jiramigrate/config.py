@@ -26,8 +26,9 @@ import yaml
 from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from pytest_jiramigrate.emails import DEFAULT_DENY_DOMAINS
-from pytest_jiramigrate.limits import ArchiveLimits
+from pytest_jiramigrate.core.emails import DEFAULT_DENY_DOMAINS
+from pytest_jiramigrate.core.limits import ArchiveLimits
+from pytest_jiramigrate.core.sizes import format_size, parse_size
 from pytest_jiramigrate.rules.base import SEVERITIES, Rule, RuleSettings, Threshold
 from pytest_jiramigrate.rules.custom import (
     QueryBudget,
@@ -35,7 +36,6 @@ from pytest_jiramigrate.rules.custom import (
     format_problem,
     sql_rule,
 )
-from pytest_jiramigrate.sizes import format_size, parse_size
 
 Plan = Literal["free", "standard", "premium", "enterprise"]
 Billing = Literal["monthly", "annual"]

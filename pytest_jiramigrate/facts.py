@@ -118,7 +118,7 @@ def summarize(db: sqlite3.Connection) -> None:
     """Derive, once per scan, the facts that do not depend on the configuration but would
     cost every run a pass over millions of rows: counts per issue, and the syntax and
     top-level-domain verdict of each distinct e-mail address."""
-    from pytest_jiramigrate.emails import syntax_problem, tld_problem
+    from pytest_jiramigrate.core.emails import syntax_problem, tld_problem
 
     for what, counted in PER_ISSUE.items():
         db.execute(

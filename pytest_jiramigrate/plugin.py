@@ -13,11 +13,11 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from pytest_jiramigrate import hookspecs
-from pytest_jiramigrate.space import NoSpaceError
-from pytest_jiramigrate.terminal import printable
+from pytest_jiramigrate.core.space import NoSpaceError
+from pytest_jiramigrate.core.terminal import printable
 
 if TYPE_CHECKING:
-    from pytest_jiramigrate.session import JiraSession
+    from pytest_jiramigrate.run.session import JiraSession
 
 SESSION_KEY = pytest.StashKey["JiraSession"]()
 
@@ -105,7 +105,7 @@ def pytest_cmdline_main(config: pytest.Config) -> int | None:
     if not flag(config, "rules"):
         return None
     from pytest_jiramigrate.report.listing import render_rules
-    from pytest_jiramigrate.session import collect_rules, read_config
+    from pytest_jiramigrate.run.session import collect_rules, read_config
 
     rules = collect_rules(config)
     print("\n".join(render_rules(rules, read_config(config, rules))))
@@ -138,7 +138,7 @@ def pytest_configure(config: pytest.Config) -> None:
     backup, media = option_or_ini(config, "backup"), media_paths(config)
     if backup is None and not media:
         return
-    from pytest_jiramigrate.session import start_session
+    from pytest_jiramigrate.run.session import start_session
 
     missing = [path for path in media if not path.exists()]
     if missing:
@@ -188,7 +188,7 @@ class ReadinessRun:
         tests, so it is not found by pytest's file collection: its collector is
         made here, and reported like any collected file.
         """
-        from pytest_jiramigrate.items import TargetFile
+        from pytest_jiramigrate.run.items import TargetFile
 
         for target in self.jira.targets:
             collector = TargetFile.for_target(session, self.jira, target)
@@ -221,7 +221,7 @@ class ReadinessRun:
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> Generator[None, object, object]:
-        from pytest_jiramigrate.items import RuleItem
+        from pytest_jiramigrate.run.items import RuleItem
 
         if isinstance(item, RuleItem):
             item.prepare()
@@ -252,7 +252,7 @@ class ReadinessRun:
     def pytest_configure_node(self, node: Any) -> None:
         """pytest-xdist: tell each worker when the run started, so that under
         ``--jira-rescan`` the workers and the controller share one new scan."""
-        from pytest_jiramigrate.session import RUN_STARTED
+        from pytest_jiramigrate.run.session import RUN_STARTED
 
         node.workerinput[RUN_STARTED] = self.jira.started
 

@@ -35,7 +35,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
-from pytest_jiramigrate.outputs import check_output
+from pytest_jiramigrate.core.outputs import check_output
 
 #: faults injected into the backup zip by :func:`write_backup`
 BACKUP_FAULTS: tuple[str, ...] = (

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from pytest_jiramigrate.clean import (
+from pytest_jiramigrate.commands.clean import (
     RowTracker,
     clean_backup,
     issue_keys,
@@ -19,7 +19,7 @@ from pytest_jiramigrate.clean import (
     row_attributes,
     without_zip64,
 )
-from pytest_jiramigrate.cli import main
+from pytest_jiramigrate.commands.cli import main
 from pytest_jiramigrate.config import ArchiveLimits
 from pytest_jiramigrate.scan.backup import scan_backup
 from pytest_jiramigrate.synth import Manifest, SynthSpec, write_backup
@@ -182,7 +182,7 @@ def test_block_boundaries_change_nothing(
     """Rows, characters and references cut between blocks are found as in one piece."""
     source, _ = faulty
     whole = clean_backup(source, tmp_path / "whole.zip")
-    monkeypatch.setattr("pytest_jiramigrate.clean.BLOCK", block)
+    monkeypatch.setattr("pytest_jiramigrate.commands.clean.BLOCK", block)
     pieces = clean_backup(source, tmp_path / "pieces.zip")
     assert pieces == whole
     assert member(tmp_path / "pieces.zip", "entities.xml") == member(

@@ -21,9 +21,9 @@ from corpus_path import CORPUS
 
 from pytest_jiramigrate.config import ArchiveLimits, load_config
 from pytest_jiramigrate.facts import Facts
-from pytest_jiramigrate.outcome import evaluate
 from pytest_jiramigrate.rules import archive, content, groups, users
 from pytest_jiramigrate.rules.base import Rule
+from pytest_jiramigrate.rules.outcome import evaluate
 from pytest_jiramigrate.scan.backup import scan_backup
 
 RULES: tuple[Rule, ...] = (*archive.RULES, *users.RULES, *groups.RULES, *content.RULES)

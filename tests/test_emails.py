@@ -6,8 +6,8 @@ import socket
 
 import pytest
 
-from pytest_jiramigrate import emails
-from pytest_jiramigrate.emails import domain_problem, syntax_problem, tld_problem
+from pytest_jiramigrate.core import emails
+from pytest_jiramigrate.core.emails import domain_problem, syntax_problem, tld_problem
 
 PATTERN = emails.ATLASSIAN_PATTERN
 

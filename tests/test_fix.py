@@ -16,11 +16,10 @@ import pytest
 from corpus_path import CORPUS
 from lxml import etree
 
-from pytest_jiramigrate.clean import backup_members
-from pytest_jiramigrate.cli import main
-from pytest_jiramigrate.config import ArchiveLimits
-from pytest_jiramigrate.fix.command import row_fixes, write_fixed
-from pytest_jiramigrate.fix.plan import (
+from pytest_jiramigrate.commands.clean import backup_members
+from pytest_jiramigrate.commands.cli import main
+from pytest_jiramigrate.commands.fix.command import row_fixes, write_fixed
+from pytest_jiramigrate.commands.fix.plan import (
     LongText,
     Plan,
     PlanError,
@@ -28,7 +27,7 @@ from pytest_jiramigrate.fix.plan import (
     read_email_changes,
     unneutralise,
 )
-from pytest_jiramigrate.fix.rewrite import (
+from pytest_jiramigrate.commands.fix.rewrite import (
     AppDataDropper,
     Edit,
     EntityRewriter,
@@ -38,6 +37,7 @@ from pytest_jiramigrate.fix.rewrite import (
     memberships_to_drop,
     next_row_start,
 )
+from pytest_jiramigrate.config import ArchiveLimits
 from pytest_jiramigrate.synth import BACKUP_FAULTS, SynthSpec, write_backup
 
 #: faults that leave nothing to fix (a cut-off file, a trailer that disagrees on purpose),

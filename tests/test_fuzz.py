@@ -31,8 +31,8 @@ from hypothesis import strategies as st
 
 from pytest_jiramigrate.config import ArchiveLimits, load_config
 from pytest_jiramigrate.facts import Facts
-from pytest_jiramigrate.outcome import Outcome, evaluate
 from pytest_jiramigrate.rules import pytest_jiramigrate_rules
+from pytest_jiramigrate.rules.outcome import Outcome, evaluate
 from pytest_jiramigrate.scan.backup import scan_backup
 from pytest_jiramigrate.synth import SynthSpec, write_backup
 

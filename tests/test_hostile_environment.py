@@ -34,11 +34,11 @@ from typing import Any
 import pytest
 
 from pytest_jiramigrate import facts
+from pytest_jiramigrate.core.terminal import name_text, printable
 from pytest_jiramigrate.report import exports
 from pytest_jiramigrate.scan import backup as backup_scan
 from pytest_jiramigrate.scan import pieces
 from pytest_jiramigrate.synth import SynthSpec, write_backup, write_media
-from pytest_jiramigrate.terminal import name_text, printable
 
 #: every report the plugin writes, and where it writes it
 REPORTS = (

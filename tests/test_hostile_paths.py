@@ -32,8 +32,8 @@ from pathlib import Path
 
 import pytest
 
-from pytest_jiramigrate import outputs
-from pytest_jiramigrate.outputs import OutputError, check_output
+from pytest_jiramigrate.core import outputs
+from pytest_jiramigrate.core.outputs import OutputError, check_output
 from pytest_jiramigrate.synth import SynthSpec, write_backup, write_media, write_media_zip
 
 # --------------------------------------------------------------------------- check_output
@@ -309,7 +309,7 @@ def test_check_ignores_the_config_and_conftest_beside_the_backup(customer_folder
         backup.parent,
         sys.executable,
         "-m",
-        "pytest_jiramigrate.cli",
+        "pytest_jiramigrate.commands.cli",
         "check",
         str(backup),
         "--report=report.json",
@@ -338,7 +338,7 @@ def test_plain_pytest_warns_when_its_ini_lies_beside_the_backup(customer_folder)
 
 def test_check_without_a_backup_or_media_is_a_one_line_error(tmp_path) -> None:
     result = run_command(
-        tmp_path, tmp_path, sys.executable, "-m", "pytest_jiramigrate.cli", "check"
+        tmp_path, tmp_path, sys.executable, "-m", "pytest_jiramigrate.commands.cli", "check"
     )
     assert result.returncode == 2
     assert result.stderr.splitlines()[-1].endswith("name a BACKUP, a --media target, or both")
@@ -349,7 +349,7 @@ def test_check_without_a_backup_or_media_is_a_one_line_error(tmp_path) -> None:
 
 def cli_error(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
     """Run the console command; it must exit 2 with exactly one line on stderr."""
-    from pytest_jiramigrate import cli
+    from pytest_jiramigrate.commands import cli
 
     assert cli.main(list(argv)) == 2
     captured = capsys.readouterr()

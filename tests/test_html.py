@@ -14,12 +14,12 @@ from typing import Any
 import pytest
 
 from pytest_jiramigrate import facts as facts_store
+from pytest_jiramigrate.cache import backup_store
 from pytest_jiramigrate.config import ArchiveLimits, load_config
 from pytest_jiramigrate.facts import Facts
-from pytest_jiramigrate.redact import Redactor
 from pytest_jiramigrate.report.html import MAX_ROWS, render_html
+from pytest_jiramigrate.report.redact import Redactor
 from pytest_jiramigrate.rules import media, users
-from pytest_jiramigrate.store import backup_store
 from pytest_jiramigrate.synth import SynthSpec, write_backup
 
 HOSTILE = "<script>alert('x')</script>"

@@ -27,7 +27,7 @@ HEAVY = ("pytest", "_pytest", "yaml", "email_validator")
 LIGHT_PREFIXES = (
     "pytest_jiramigrate.scan",
     "pytest_jiramigrate.facts",
-    "pytest_jiramigrate.limits",
+    "pytest_jiramigrate.core.limits",
 )
 
 

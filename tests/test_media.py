@@ -15,11 +15,11 @@ import pytest
 
 from pytest_jiramigrate import facts as facts_store
 from pytest_jiramigrate.config import ArchiveLimits, TargetSettings
+from pytest_jiramigrate.core.sizes import format_size
 from pytest_jiramigrate.facts import Facts
 from pytest_jiramigrate.rules import media as rules
 from pytest_jiramigrate.rules.base import Rule, RuleSettings, Verdict
 from pytest_jiramigrate.scan.media import bucket_of, classify, scan_media
-from pytest_jiramigrate.sizes import format_size
 
 LEGACY_FOLDER = "xml/TestBrowseZipAttachmentEntries/attachments"
 

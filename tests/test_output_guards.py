@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_jiramigrate.outputs import OutputError, check_output
+from pytest_jiramigrate.core.outputs import OutputError, check_output
 
 
 def test_a_fresh_file_beside_the_inputs_is_accepted_and_resolved(tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ from typing import Any, cast
 
 import pytest
 
-from pytest_jiramigrate.progress import ScanProgress, format_duration
+from pytest_jiramigrate.run.progress import ScanProgress, format_duration
 
 MB = 1_000_000
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from pytest_jiramigrate.cache import backup_store
 from pytest_jiramigrate.config import ArchiveLimits, load_config
 from pytest_jiramigrate.facts import Facts
-from pytest_jiramigrate.outcome import Outcome, evaluate
-from pytest_jiramigrate.redact import (
+from pytest_jiramigrate.report.redact import (
     KEY_ENVIRONMENT,
     Redactor,
     known_identities,
@@ -21,7 +21,7 @@ from pytest_jiramigrate.redact import (
 )
 from pytest_jiramigrate.rules import archive, content, groups, users
 from pytest_jiramigrate.rules.base import Finding, Verdict
-from pytest_jiramigrate.store import backup_store
+from pytest_jiramigrate.rules.outcome import Outcome, evaluate
 from pytest_jiramigrate.synth import Manifest, SynthSpec, write_backup
 
 FAULTS = (

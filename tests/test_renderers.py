@@ -11,11 +11,11 @@ import pytest
 import yaml
 
 from pytest_jiramigrate.config import load_config
-from pytest_jiramigrate.outcome import OUTCOME_ORDER, Status, outcome_rank, readiness
 from pytest_jiramigrate.report.exports import EXPORT_MANIFEST, write_exports
 from pytest_jiramigrate.report.listing import render_rules
 from pytest_jiramigrate.report.markdown import escape, render_summary
 from pytest_jiramigrate.rules import archive, content, groups, media, users
+from pytest_jiramigrate.rules.outcome import OUTCOME_ORDER, Status, outcome_rank, readiness
 
 HOSTILE_USER = "=cmd|' /C calc'!A0"
 CI_DIR = Path(__file__).parent.parent / "example_project" / "ci"
@@ -81,7 +81,7 @@ def report() -> dict[str, Any]:
     }
 
 
-# --- the decisions every report shares (pytest_jiramigrate.outcome) ---------------------
+# --- the decisions every report shares (pytest_jiramigrate.rules.outcome) ---------------------
 
 
 def test_outcome_order_lists_every_status_once_worst_first() -> None:

@@ -535,7 +535,7 @@ def test_rows_before_a_syntax_error_in_the_same_chunk_are_kept(tmp_path: Path) -
 _LIMITED_SCAN = """
 import json, re, resource, sys, tracemalloc
 from pathlib import Path
-from pytest_jiramigrate.limits import ArchiveLimits
+from pytest_jiramigrate.core.limits import ArchiveLimits
 from pytest_jiramigrate.scan.backup import scan_backup
 
 status = Path("/proc/self/status").read_text()

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_jiramigrate.sizes import format_size, parse_size
+from pytest_jiramigrate.core.sizes import format_size, parse_size
 
 
 @pytest.mark.parametrize(

@@ -9,14 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from pytest_jiramigrate import cli
 from pytest_jiramigrate import facts as facts_store
-from pytest_jiramigrate.config import ArchiveLimits, TargetSettings
-from pytest_jiramigrate.facts import Facts
-from pytest_jiramigrate.rules import media as rules
-from pytest_jiramigrate.rules.base import Rule, RuleSettings, Verdict
-from pytest_jiramigrate.scan.media import scan_media
-from pytest_jiramigrate.split import (
+from pytest_jiramigrate.commands import cli
+from pytest_jiramigrate.commands.split import (
     ZIP_ARCHIVE_OVERHEAD,
     Plan,
     plan_chunks,
@@ -24,6 +19,11 @@ from pytest_jiramigrate.split import (
     write_chunks,
     zip_cost,
 )
+from pytest_jiramigrate.config import ArchiveLimits, TargetSettings
+from pytest_jiramigrate.facts import Facts
+from pytest_jiramigrate.rules import media as rules
+from pytest_jiramigrate.rules.base import Rule, RuleSettings, Verdict
+from pytest_jiramigrate.scan.media import scan_media
 
 
 def attachment(project: str, number: int, attachment_id: int) -> str:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from pytest_jiramigrate import cli
+from pytest_jiramigrate.commands import cli
 from pytest_jiramigrate.synth import (
     BACKUP_FAULTS,
     LONG_TEXT_CHARS,

@@ -14,7 +14,7 @@ pytest.importorskip("xdist")
 #: counts the scans of the backup, in whichever process (worker or not) does one
 COUNTING_CONFTEST = """
 import os
-import pytest_jiramigrate.store as store
+import pytest_jiramigrate.cache as store
 
 _scan = store.scan_backup
 

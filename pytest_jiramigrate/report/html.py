@@ -22,14 +22,14 @@ from datetime import datetime, timezone
 from html import escape
 from typing import Any
 
-from pytest_jiramigrate.emails import domain_problem, tld_problem
+from pytest_jiramigrate.commands.split import plan_chunks
+from pytest_jiramigrate.core.emails import domain_problem, tld_problem
+from pytest_jiramigrate.core.sizes import format_size
 from pytest_jiramigrate.facts import Facts
-from pytest_jiramigrate.outcome import Readiness, outcome_rank, readiness
-from pytest_jiramigrate.redact import Redactor
+from pytest_jiramigrate.report.redact import Redactor
 from pytest_jiramigrate.rules.base import plural
+from pytest_jiramigrate.rules.outcome import Readiness, outcome_rank, readiness
 from pytest_jiramigrate.rules.users import active_user_count, counted_users
-from pytest_jiramigrate.sizes import format_size
-from pytest_jiramigrate.split import plan_chunks
 
 #: Rows listed per rule; the JSON report has them all.
 MAX_ROWS = 200

@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from pytest_jiramigrate.config import Config
+from pytest_jiramigrate.core.sizes import format_size
 from pytest_jiramigrate.rules.base import Rule, RuleSettings, Threshold
-from pytest_jiramigrate.sizes import format_size
 
 INDENT = "    "
 

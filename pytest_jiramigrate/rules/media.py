@@ -18,6 +18,7 @@ import itertools
 import sqlite3
 from collections.abc import Iterator
 
+from pytest_jiramigrate.core.sizes import format_size
 from pytest_jiramigrate.facts import Facts
 from pytest_jiramigrate.rules.base import (
     Finding,
@@ -30,7 +31,6 @@ from pytest_jiramigrate.rules.base import (
     rule,
 )
 from pytest_jiramigrate.scan.media import ISSUE_KEY, bucket_of
-from pytest_jiramigrate.sizes import format_size
 
 GB = 1000**3
 ATTACHMENTS_ROOT = "data/attachments/"

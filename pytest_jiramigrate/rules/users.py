@@ -39,7 +39,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pytest_jiramigrate.emails import domain_problem, syntax_problem, tld_problem
+from pytest_jiramigrate.core.emails import domain_problem, syntax_problem, tld_problem
 from pytest_jiramigrate.facts import Facts
 from pytest_jiramigrate.rules.base import (
     Finding,

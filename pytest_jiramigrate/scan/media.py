@@ -23,9 +23,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from pytest_jiramigrate.limits import ArchiveLimits
+from pytest_jiramigrate.core.limits import ArchiveLimits
+from pytest_jiramigrate.core.terminal import name_text
 from pytest_jiramigrate.scan.archive import inspect_zip
-from pytest_jiramigrate.terminal import name_text
 
 MEDIA_SCHEMA = """
 CREATE TABLE IF NOT EXISTS media_target (

@@ -20,8 +20,8 @@ from typing import BinaryIO
 
 from lxml import etree
 
-from pytest_jiramigrate.clean import BLOCK, ByteSink, attribute_values
-from pytest_jiramigrate.fix.plan import AO_PREFIX, EmailChange, LongText
+from pytest_jiramigrate.commands.clean import BLOCK, ByteSink, attribute_values
+from pytest_jiramigrate.commands.fix.plan import AO_PREFIX, EmailChange, LongText
 
 #: in Jira's layout every row of entities.xml starts a line indented by four spaces
 ROW_START = b"\n    <"

@@ -30,10 +30,10 @@ from pathlib import Path
 from typing import IO, Any
 
 from pytest_jiramigrate import facts
-from pytest_jiramigrate.limits import ArchiveLimits
-from pytest_jiramigrate.outputs import OutputError, check_output
+from pytest_jiramigrate.core.limits import ArchiveLimits
+from pytest_jiramigrate.core.outputs import OutputError, check_output
+from pytest_jiramigrate.core.sizes import format_size, parse_size
 from pytest_jiramigrate.scan.media import scan_media
-from pytest_jiramigrate.sizes import format_size, parse_size
 
 #: A chunk's zip costs this much beyond file data per member (local header,
 #: central directory entry and Zip64 extras), plus the name twice.

@@ -13,11 +13,11 @@ from collections.abc import Sequence
 
 #: modules that each add one subcommand
 SUBCOMMANDS: tuple[str, ...] = (
-    "pytest_jiramigrate.check",
+    "pytest_jiramigrate.commands.check",
     "pytest_jiramigrate.synth",
-    "pytest_jiramigrate.split",
-    "pytest_jiramigrate.clean",
-    "pytest_jiramigrate.fix.command",
+    "pytest_jiramigrate.commands.split",
+    "pytest_jiramigrate.commands.clean",
+    "pytest_jiramigrate.commands.fix.command",
 )
 
 

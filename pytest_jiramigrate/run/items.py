@@ -8,14 +8,14 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_jiramigrate.outcome import Outcome
+from pytest_jiramigrate.core.terminal import printable
 from pytest_jiramigrate.report.text import Crash, FailureRepr, failure_text
 from pytest_jiramigrate.rules.base import Rule
-from pytest_jiramigrate.terminal import printable
-from pytest_jiramigrate.warning import JiraReadinessWarning
+from pytest_jiramigrate.rules.outcome import Outcome
+from pytest_jiramigrate.run.warning import JiraReadinessWarning
 
 if TYPE_CHECKING:
-    from pytest_jiramigrate.session import JiraSession, Target
+    from pytest_jiramigrate.run.session import JiraSession, Target
 
 
 class RuleFailed(Exception):

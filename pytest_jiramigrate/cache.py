@@ -23,8 +23,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from pytest_jiramigrate import facts
+from pytest_jiramigrate.core.limits import ArchiveLimits
+from pytest_jiramigrate.core.space import NoSpaceError, out_of_space
 from pytest_jiramigrate.facts import Facts
-from pytest_jiramigrate.limits import ArchiveLimits
 from pytest_jiramigrate.scan.backup import (
     BACKUP_SOURCES,
     SCANNER_VERSION,
@@ -32,7 +33,6 @@ from pytest_jiramigrate.scan.backup import (
     scan_backup,
 )
 from pytest_jiramigrate.scan.media import scan_media
-from pytest_jiramigrate.space import NoSpaceError, out_of_space
 
 #: A facts store takes about a fifth of the XML it was scanned from.
 STORE_SHARE_OF_XML = 0.2

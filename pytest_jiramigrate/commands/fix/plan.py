@@ -22,7 +22,7 @@ from pathlib import Path
 
 from yaml.nodes import MappingNode, Node, ScalarNode
 
-from pytest_jiramigrate.clean import MARKUP_CHARACTERS
+from pytest_jiramigrate.commands.clean import MARKUP_CHARACTERS
 from pytest_jiramigrate.config import (
     ConfigError,
     _boolean,

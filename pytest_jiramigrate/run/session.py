@@ -20,28 +20,28 @@ from typing import Any, Literal
 
 import pytest
 
+from pytest_jiramigrate.cache import NO_BACKUP, backup_store, media_store
 from pytest_jiramigrate.config import Config, ConfigError, find_config, load_config
+from pytest_jiramigrate.core.outputs import OutputError, check_output
+from pytest_jiramigrate.core.sizes import format_size
+from pytest_jiramigrate.core.space import NoSpaceError, out_of_space
+from pytest_jiramigrate.core.terminal import name_text, printable
 from pytest_jiramigrate.facts import Facts
-from pytest_jiramigrate.outcome import Outcome, evaluate, outcome_rank
-from pytest_jiramigrate.outputs import OutputError, check_output
-from pytest_jiramigrate.progress import ScanProgress
-from pytest_jiramigrate.redact import (
+from pytest_jiramigrate.report.exports import write_exports
+from pytest_jiramigrate.report.html import render_html
+from pytest_jiramigrate.report.markdown import render_summary
+from pytest_jiramigrate.report.redact import (
     Redactor,
     known_identities,
     known_names,
     load_key,
     redact_outcome,
 )
-from pytest_jiramigrate.report.exports import write_exports
-from pytest_jiramigrate.report.html import render_html
-from pytest_jiramigrate.report.markdown import render_summary
 from pytest_jiramigrate.report.text import failure_text
 from pytest_jiramigrate.rules.base import Rule, plural
 from pytest_jiramigrate.rules.media import set_current_target
-from pytest_jiramigrate.sizes import format_size
-from pytest_jiramigrate.space import NoSpaceError, out_of_space
-from pytest_jiramigrate.store import NO_BACKUP, backup_store, media_store
-from pytest_jiramigrate.terminal import name_text, printable
+from pytest_jiramigrate.rules.outcome import Outcome, evaluate, outcome_rank
+from pytest_jiramigrate.run.progress import ScanProgress
 
 #: the ``workerinput`` key by which pytest-xdist workers learn when the run started
 RUN_STARTED = "jiramigrate_run_started"

@@ -34,8 +34,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
-from pytest_jiramigrate.limits import ArchiveLimits
-from pytest_jiramigrate.outputs import OutputError, check_output
+from pytest_jiramigrate.core.limits import ArchiveLimits
+from pytest_jiramigrate.core.outputs import OutputError, check_output
 from pytest_jiramigrate.report.exports import write_csv_atomically
 from pytest_jiramigrate.scan.archive import (
     ArchiveReadError,

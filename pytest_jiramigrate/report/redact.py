@@ -37,10 +37,14 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from pytest_jiramigrate.emails import DEFAULT_DENY_DOMAINS, SPECIAL_USE_NAMES, public_suffix_list
+from pytest_jiramigrate.core.emails import (
+    DEFAULT_DENY_DOMAINS,
+    SPECIAL_USE_NAMES,
+    public_suffix_list,
+)
 from pytest_jiramigrate.facts import Facts
-from pytest_jiramigrate.outcome import Outcome
 from pytest_jiramigrate.rules.base import Finding, Verdict
+from pytest_jiramigrate.rules.outcome import Outcome
 
 KEY_ENVIRONMENT = "JIRAMIGRATE_REDACT_KEY"
 KEY_FILE = "redact.key"

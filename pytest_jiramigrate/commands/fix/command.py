@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from pytest_jiramigrate.clean import (
+from pytest_jiramigrate.commands.clean import (
     DEFAULT_LEVEL,
     XML_FILES,
     ByteSink,
@@ -34,9 +34,8 @@ from pytest_jiramigrate.clean import (
     issue_keys,
     refuse_unsafe_outputs,
 )
-from pytest_jiramigrate.config import ArchiveLimits
-from pytest_jiramigrate.fix.plan import Plan, PlanError, load_plan, read_email_changes
-from pytest_jiramigrate.fix.rewrite import (
+from pytest_jiramigrate.commands.fix.plan import Plan, PlanError, load_plan, read_email_changes
+from pytest_jiramigrate.commands.fix.rewrite import (
     LOG_FIELDS,
     AppDataDropper,
     Edit,
@@ -49,7 +48,8 @@ from pytest_jiramigrate.fix.rewrite import (
     memberships_to_drop,
     take_inventory,
 )
-from pytest_jiramigrate.outputs import OutputError
+from pytest_jiramigrate.config import ArchiveLimits
+from pytest_jiramigrate.core.outputs import OutputError
 from pytest_jiramigrate.report.exports import write_csv_atomically
 from pytest_jiramigrate.scan.archive import ArchiveReadError, open_member
 from pytest_jiramigrate.scan.entities import declared_encoding

@@ -11,8 +11,8 @@ import errno
 import sqlite3
 from pathlib import Path
 
-from pytest_jiramigrate.sizes import format_size
-from pytest_jiramigrate.terminal import name_text
+from pytest_jiramigrate.core.sizes import format_size
+from pytest_jiramigrate.core.terminal import name_text
 
 #: what the operating system says when the disk, or the user's quota, is full
 _FULL = frozenset({errno.ENOSPC, errno.EDQUOT})

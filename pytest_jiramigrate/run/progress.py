@@ -19,7 +19,7 @@ from collections.abc import Callable
 
 import pytest
 
-from pytest_jiramigrate.terminal import printable
+from pytest_jiramigrate.core.terminal import printable
 
 #: seconds between two redraws: faster is flicker, and costs the scan loop time
 REDRAW_INTERVAL = 0.25
