@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_jiramigrate.config import ArchiveLimits
+from pytest_jiramigrate.core.limits import ArchiveLimits
 from pytest_jiramigrate.scan.archive import (
     ArchiveReadError,
     Inspection,

@@ -20,7 +20,7 @@ from pytest_jiramigrate.commands.clean import (
     without_zip64,
 )
 from pytest_jiramigrate.commands.cli import main
-from pytest_jiramigrate.config import ArchiveLimits
+from pytest_jiramigrate.core.limits import ArchiveLimits
 from pytest_jiramigrate.scan.backup import scan_backup
 from pytest_jiramigrate.synth import Manifest, SynthSpec, write_backup
 

@@ -7,18 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from pytest_jiramigrate.config import (
-    DEFAULT_CLOUD_GROUPS,
-    DEFAULT_DENY_DOMAINS,
-    MAX_CONFIG_BYTES,
-    ArchiveLimits,
-    ConfigError,
-    TargetSettings,
-    find_config,
-    load_config,
-)
+from pytest_jiramigrate.config import ConfigError, find_config, load_config
+from pytest_jiramigrate.config.reader import MAX_CONFIG_BYTES
+from pytest_jiramigrate.core.emails import DEFAULT_DENY_DOMAINS
+from pytest_jiramigrate.core.limits import ArchiveLimits
 from pytest_jiramigrate.facts import Facts
 from pytest_jiramigrate.rules.base import Rule, RuleSettings, Threshold, Verdict, passed, rule
+from pytest_jiramigrate.rules.site import DEFAULT_CLOUD_GROUPS, CloudSite
 
 
 def _no_findings(facts: Facts, settings: RuleSettings) -> Verdict:
@@ -91,7 +86,7 @@ def test_no_file_gives_builtin_defaults_for_every_rule() -> None:
     config = load_config(None, RULES)
 
     assert config.path is None
-    assert config.target == TargetSettings()
+    assert config.target == CloudSite()
     assert config.target.cloud_groups == DEFAULT_CLOUD_GROUPS
     assert config.target.deny_domains == DEFAULT_DENY_DOMAINS
     assert config.archive == ArchiveLimits()
@@ -167,7 +162,7 @@ FULL_CONFIG = """\
 def test_full_file_sets_every_section(tmp_path: Path) -> None:
     config = load_config(write_config(tmp_path, FULL_CONFIG), RULES)
 
-    assert config.target == TargetSettings(
+    assert config.target == CloudSite(
         plan="premium",
         billing="annual",
         user_tier=200,

@@ -19,7 +19,8 @@ from typing import Any
 import pytest
 from corpus_path import CORPUS
 
-from pytest_jiramigrate.config import ArchiveLimits, load_config
+from pytest_jiramigrate.config import load_config
+from pytest_jiramigrate.core.limits import ArchiveLimits
 from pytest_jiramigrate.facts import Facts
 from pytest_jiramigrate.rules import archive, content, groups, users
 from pytest_jiramigrate.rules.base import Rule

@@ -37,7 +37,7 @@ from pytest_jiramigrate.commands.fix.rewrite import (
     memberships_to_drop,
     next_row_start,
 )
-from pytest_jiramigrate.config import ArchiveLimits
+from pytest_jiramigrate.core.limits import ArchiveLimits
 from pytest_jiramigrate.synth import BACKUP_FAULTS, SynthSpec, write_backup
 
 #: faults that leave nothing to fix (a cut-off file, a trailer that disagrees on purpose),

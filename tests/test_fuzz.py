@@ -29,7 +29,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pytest_jiramigrate.config import ArchiveLimits, load_config
+from pytest_jiramigrate.config import load_config
+from pytest_jiramigrate.core.limits import ArchiveLimits
 from pytest_jiramigrate.facts import Facts
 from pytest_jiramigrate.rules import pytest_jiramigrate_rules
 from pytest_jiramigrate.rules.outcome import Outcome, evaluate

@@ -15,7 +15,8 @@ import pytest
 
 from pytest_jiramigrate import facts as facts_store
 from pytest_jiramigrate.cache import backup_store
-from pytest_jiramigrate.config import ArchiveLimits, load_config
+from pytest_jiramigrate.config import load_config
+from pytest_jiramigrate.core.limits import ArchiveLimits
 from pytest_jiramigrate.facts import Facts
 from pytest_jiramigrate.report.html import MAX_ROWS, render_html
 from pytest_jiramigrate.report.redact import Redactor

@@ -14,11 +14,12 @@ from typing import Any
 import pytest
 
 from pytest_jiramigrate import facts as facts_store
-from pytest_jiramigrate.config import ArchiveLimits, TargetSettings
+from pytest_jiramigrate.core.limits import ArchiveLimits
 from pytest_jiramigrate.core.sizes import format_size
 from pytest_jiramigrate.facts import Facts
 from pytest_jiramigrate.rules import media as rules
 from pytest_jiramigrate.rules.base import Rule, RuleSettings, Verdict
+from pytest_jiramigrate.rules.site import CloudSite
 from pytest_jiramigrate.scan.media import bucket_of, classify, scan_media
 
 LEGACY_FOLDER = "xml/TestBrowseZipAttachmentEntries/attachments"
@@ -84,7 +85,7 @@ def check(rule: Rule, facts: Facts, target: str, plan: str = "standard", **limit
         severity=rule.severity,
         max_findings=0,
         limits={**rule.defaults(), **limits},
-        target=TargetSettings(plan=plan),  # type: ignore[arg-type]
+        target=CloudSite(plan=plan),  # type: ignore[arg-type]
     )
     return rule.check(facts, settings)
 

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from pytest_jiramigrate.cache import backup_store
-from pytest_jiramigrate.config import ArchiveLimits, load_config
+from pytest_jiramigrate.config import load_config
+from pytest_jiramigrate.core.limits import ArchiveLimits
 from pytest_jiramigrate.facts import Facts
 from pytest_jiramigrate.report.redact import (
     KEY_ENVIRONMENT,

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 
 from pytest_jiramigrate import facts as facts_store
-from pytest_jiramigrate.config import TargetSettings
 from pytest_jiramigrate.facts import Facts
 from pytest_jiramigrate.rules import content
 from pytest_jiramigrate.rules.base import Rule, RuleSettings, Verdict
+from pytest_jiramigrate.rules.site import CloudSite
 
 
 class Store:
@@ -81,7 +81,7 @@ def run(rule: Rule, store: Store, **limits: Any) -> Verdict:
         severity=rule.severity,
         max_findings=0,
         limits={**rule.defaults(), **limits},
-        target=TargetSettings(),
+        target=CloudSite(),
     )
     return rule.check(store.facts(), settings)
 

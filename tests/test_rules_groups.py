@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from pytest_jiramigrate import facts as facts_store
-from pytest_jiramigrate.config import TargetSettings
 from pytest_jiramigrate.facts import Facts
 from pytest_jiramigrate.rules import groups
 from pytest_jiramigrate.rules.base import Rule, RuleSettings, Verdict
+from pytest_jiramigrate.rules.site import CloudSite
 
 
 class Store:
@@ -105,12 +105,12 @@ def store(tmp_path: Path) -> Iterator[Store]:
     built.db.close()
 
 
-def run(rule: Rule, store: Store, target: TargetSettings | None = None) -> Verdict:
+def run(rule: Rule, store: Store, target: CloudSite | None = None) -> Verdict:
     settings = RuleSettings(
         severity=rule.severity,
         max_findings=0,
         limits=rule.defaults(),
-        target=target or TargetSettings(),
+        target=target or CloudSite(),
     )
     return rule.check(store.facts(), settings)
 
@@ -223,7 +223,7 @@ def test_merge_uses_the_configured_cloud_groups(store: Store) -> None:
     store.add("site-admins", "alice")
     store.add("helpdesk", "bob")
 
-    verdict = run(groups.group_merge_escalation, store, TargetSettings(cloud_groups=("HelpDesk",)))
+    verdict = run(groups.group_merge_escalation, store, CloudSite(cloud_groups=("HelpDesk",)))
 
     assert texts(verdict) == ["helpdesk: bob"]
 
@@ -243,7 +243,7 @@ def test_overwrite_explains_that_cloud_users_are_deleted(store: Store) -> None:
     store.user("bob")
     store.user("BOB", directory="2")  # the same user in a second directory
 
-    verdict = run(groups.group_merge_escalation, store, TargetSettings(users="overwrite"))
+    verdict = run(groups.group_merge_escalation, store, CloudSite(users="overwrite"))
 
     assert len(verdict.findings) == 1
     assert "Confluence access only" in verdict.findings[0].text
@@ -255,7 +255,7 @@ def test_overwrite_explains_that_cloud_users_are_deleted(store: Store) -> None:
 def test_overwrite_findings_do_not_depend_on_groups(store: Store) -> None:
     store.user("alice")
 
-    verdict = run(groups.group_merge_escalation, store, TargetSettings(users="overwrite"))
+    verdict = run(groups.group_merge_escalation, store, CloudSite(users="overwrite"))
 
     assert len(verdict.findings) == 1
 

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from pytest_jiramigrate import facts as facts_store
-from pytest_jiramigrate.config import TargetSettings
 from pytest_jiramigrate.facts import Facts
 from pytest_jiramigrate.rules.base import Rule, RuleSettings, Verdict
+from pytest_jiramigrate.rules.site import CloudSite
 from pytest_jiramigrate.rules.users import (
     JIRA_ANNUAL_TIERS,
     RULES,
@@ -86,7 +86,7 @@ def run(rule: Rule, facts: Facts, limits: dict[str, Any] | None = None, **target
         severity=rule.severity,
         max_findings=0,
         limits={**rule.defaults(), **(limits or {})},
-        target=TargetSettings(**target),
+        target=CloudSite(**target),
     )
     return rule.check(facts, settings)
 

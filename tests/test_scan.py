@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from lxml import etree
 
-from pytest_jiramigrate.config import ArchiveLimits
+from pytest_jiramigrate.core.limits import ArchiveLimits
 from pytest_jiramigrate.scan.backup import scan_backup
 from pytest_jiramigrate.scan.entities import parse_header
 from pytest_jiramigrate.synth import Manifest, SynthSpec, write_backup

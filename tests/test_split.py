@@ -19,10 +19,11 @@ from pytest_jiramigrate.commands.split import (
     write_chunks,
     zip_cost,
 )
-from pytest_jiramigrate.config import ArchiveLimits, TargetSettings
+from pytest_jiramigrate.core.limits import ArchiveLimits
 from pytest_jiramigrate.facts import Facts
 from pytest_jiramigrate.rules import media as rules
 from pytest_jiramigrate.rules.base import Rule, RuleSettings, Verdict
+from pytest_jiramigrate.rules.site import CloudSite
 from pytest_jiramigrate.scan.media import scan_media
 
 
@@ -68,7 +69,7 @@ def fingerprint(path: Path) -> dict[str, str]:
 
 def check(rule: Rule, facts: Facts, target: str, **limits: int) -> Verdict:
     rules.set_current_target(facts, target)
-    settings = RuleSettings(rule.severity, 0, {**rule.defaults(), **limits}, TargetSettings())
+    settings = RuleSettings(rule.severity, 0, {**rule.defaults(), **limits}, CloudSite())
     return rule.check(facts, settings)
 
 

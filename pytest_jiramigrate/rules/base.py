@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
-    from pytest_jiramigrate.config import TargetSettings
     from pytest_jiramigrate.facts import Facts
+    from pytest_jiramigrate.rules.site import CloudSite
 
 Severity = Literal["error", "warning", "off"]
 SEVERITIES: tuple[Severity, ...] = ("error", "warning", "off")
@@ -88,7 +88,7 @@ class RuleSettings:
     severity: Severity
     max_findings: int
     limits: Mapping[str, Any]
-    target: TargetSettings
+    target: CloudSite
 
     def __getitem__(self, name: str) -> Any:
         return self.limits[name]

@@ -48,7 +48,7 @@ from pytest_jiramigrate.commands.fix.rewrite import (
     memberships_to_drop,
     take_inventory,
 )
-from pytest_jiramigrate.config import ArchiveLimits
+from pytest_jiramigrate.core.limits import ArchiveLimits
 from pytest_jiramigrate.core.outputs import OutputError
 from pytest_jiramigrate.report.exports import write_csv_atomically
 from pytest_jiramigrate.scan.archive import ArchiveReadError, open_member

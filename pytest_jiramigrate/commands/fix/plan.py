@@ -23,20 +23,17 @@ from pathlib import Path
 from yaml.nodes import MappingNode, Node, ScalarNode
 
 from pytest_jiramigrate.commands.clean import MARKUP_CHARACTERS
-from pytest_jiramigrate.config import (
+from pytest_jiramigrate.config.converters import boolean, names, text, whole_number
+from pytest_jiramigrate.config.reader import (
     ConfigError,
-    _boolean,
-    _compose,
-    _describe,
-    _Document,
-    _entries,
-    _is_null,
-    _names,
-    _read_section,
-    _read_text,
-    _refuse_unknown,
-    _text,
-    _whole_number,
+    Document,
+    compose,
+    describe,
+    is_null,
+    mapping_entries,
+    read_section,
+    read_text,
+    refuse_unknown,
 )
 from pytest_jiramigrate.rules.content import TEXT_LIMIT
 from pytest_jiramigrate.scan.xmlchars import is_xml_char
@@ -105,9 +102,9 @@ def load_plan(path: Path) -> Plan:
     """Read and validate the plan at ``path``; paths in it are relative to its directory."""
     if not path.is_file():
         raise PlanError("not found or not a file; give the path of a YAML fix plan", path=path)
-    document = _Document(path)
+    document = Document(path)
     try:
-        root = _compose(document, _read_text(path))
+        root = compose(document, read_text(path))
     except ConfigError as error:
         raise PlanError(error.message, path=error.path, line=error.line, key=error.key) from None
     try:
@@ -118,17 +115,17 @@ def load_plan(path: Path) -> Plan:
         raise PlanError(error.message, path=error.path, line=error.line, key=error.key) from None
 
 
-def _read_plan(document: _Document, root: Node | None, path: Path) -> Plan:
-    if root is not None and not _is_null(root) and not isinstance(root, MappingNode):
+def _read_plan(document: Document, root: Node | None, path: Path) -> Plan:
+    if root is not None and not is_null(root) and not isinstance(root, MappingNode):
         raise document.error(root, None, f"expected a mapping of fixes ({', '.join(FIXES)})")
-    entries = _entries(document, root, "")
-    _refuse_unknown(document, entries, FIXES, "", what="fix")
+    entries = mapping_entries(document, root, "")
+    refuse_unknown(document, entries, FIXES, "", what="fix")
     fields: dict[str, object] = {"path": path}
     for name, (_, node) in entries.items():
         if name == "characters":
             fields["characters"] = _characters(document, node)
         elif name == "memberships":
-            fields["memberships"] = _boolean(document, node, name)
+            fields["memberships"] = boolean(document, node, name)
         elif name == "emails":
             fields["emails"] = _emails_csv(document, node, path.parent)
         elif name == "long-text":
@@ -138,11 +135,11 @@ def _read_plan(document: _Document, root: Node | None, path: Path) -> Plan:
     return Plan(**fields)  # type: ignore[arg-type]
 
 
-def _characters(document: _Document, node: Node) -> str | None:
+def _characters(document: Document, node: Node) -> str | None:
     """``true`` removes forbidden characters, ``{replace: C}`` writes C instead."""
-    if isinstance(node, ScalarNode) and not _is_null(node):
-        return "" if _boolean(document, node, "characters") else None
-    settings = _read_section(document, node, "characters", {"replace": _text})
+    if isinstance(node, ScalarNode) and not is_null(node):
+        return "" if boolean(document, node, "characters") else None
+    settings = read_section(document, node, "characters", {"replace": text})
     replacement: str = settings.get("replace", "")
     if replacement and (
         len(replacement) != 1
@@ -157,21 +154,21 @@ def _characters(document: _Document, node: Node) -> str | None:
     return replacement
 
 
-def _emails_csv(document: _Document, node: Node, base: Path) -> Path:
-    written = Path(_text(document, node, "emails"))
+def _emails_csv(document: Document, node: Node, base: Path) -> Path:
+    written = Path(text(document, node, "emails"))
     csv_path = written if written.is_absolute() else base / written
     if not csv_path.is_file():
         raise document.error(node, "emails", f"{csv_path} is not a file; give the e-mail CSV")
     return csv_path
 
 
-def _long_text(document: _Document, node: Node) -> LongText:
+def _long_text(document: Document, node: Node) -> LongText:
     fields = {
-        "marker": _text,
-        "max_chars": _whole_number(1),
-        "summary_max_chars": _whole_number(1),
+        "marker": text,
+        "max_chars": whole_number(1),
+        "summary_max_chars": whole_number(1),
     }
-    settings = _read_section(document, node, "long-text", fields)
+    settings = read_section(document, node, "long-text", fields)
     if "marker" not in settings:
         raise document.error(
             node, "long-text.marker", "required: the text that ends every cut text"
@@ -185,11 +182,11 @@ def _long_text(document: _Document, node: Node) -> LongText:
     return long_text
 
 
-def _apps(document: _Document, node: Node) -> tuple[str, ...]:
-    apps = _names(document, node, "app-data")
+def _apps(document: Document, node: Node) -> tuple[str, ...]:
+    apps = names(document, node, "app-data")
     if not apps:
         raise document.error(
-            node, "app-data", f"expected plugin keys or AO prefixes, got {_describe(node)}"
+            node, "app-data", f"expected plugin keys or AO prefixes, got {describe(node)}"
         )
     for index, (item, app) in enumerate(zip(node.value, apps, strict=True)):
         if not app or any(char.isspace() for char in app):
