@@ -15,98 +15,39 @@ import pytest
 from pytest_jiramigrate import hookspecs
 from pytest_jiramigrate.core.space import NoSpaceError
 from pytest_jiramigrate.core.terminal import printable
+from pytest_jiramigrate.run.options import add_options, options
 
 if TYPE_CHECKING:
     from pytest_jiramigrate.run.session import JiraSession
-
-SESSION_KEY = pytest.StashKey["JiraSession"]()
 
 #: The exit code of a run whose rules passed but where an error-severity rule could not
 #: be checked: pytest's "tests failed", because the gate fails closed (a rule that did
 #: not run is not ready) and every CI treats 1 as a failed gate.
 UNCHECKED_EXIT_CODE = pytest.ExitCode.TESTS_FAILED
 
-OPTIONS: tuple[tuple[str, str, str], ...] = (
-    ("backup", "PATH", "the Jira site backup zip (entities.xml + activeobjects.xml) to check"),
-    ("config", "PATH", "YAML thresholds (default: jiramigrate.yaml in the rootdir, if present)"),
-    ("report", "PATH", "write the JSON readiness report (schema jiramigrate-report/1) here"),
-    ("summary", "PATH", "append a Markdown summary here (e.g. $GITHUB_STEP_SUMMARY)"),
-    ("export", "DIR", "write one CSV of offenders per failed or warned rule into DIR"),
-    ("html", "PATH", "write the self-contained HTML readiness report here"),
-)
-#: on/off options: (name, help, whether an ini key can set it too)
-FLAGS: tuple[tuple[str, str, bool], ...] = (
-    ("strict", "readiness warnings fail too", True),
-    ("redact", "mask e-mail addresses, usernames and display names in every output", True),
-    (
-        "rules",
-        "list every readiness rule with its effective severity and thresholds, and exit",
-        False,
-    ),
-    ("rescan", "scan the backup again even if its facts are cached", False),
-)
+#: the name under which ``pytest_configure`` registers a readiness run's hooks
+RUN_PLUGIN = "jiramigrate-run"
+#: the name of the built-in rules' ``pytest_jiramigrate_rules`` hook implementation
+BUILTIN_RULES_PLUGIN = "jiramigrate-builtin-rules"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("jiramigrate", "Jira Cloud migration readiness")
-    for name, metavar, help_text in OPTIONS:
-        group.addoption(f"--jira-{name}", dest=f"jira_{name}", metavar=metavar, help=help_text)
-        parser.addini(f"jira_{name}", help_text, type="string", default="")
-    group.addoption(
-        "--jira-media",
-        dest="jira_media",
-        metavar="PATH",
-        action="append",
-        default=[],
-        help="a media directory or media zip (attachments, avatars, logos); repeat per chunk",
-    )
-    parser.addini("jira_media", "media directories or zips, one per line", type="linelist")
-    for name, help_text, ini in FLAGS:
-        group.addoption(
-            f"--jira-{name}",
-            dest=f"jira_{name}",
-            action="store_true",
-            default=None,
-            help=help_text,
-        )
-        if ini:
-            parser.addini(f"jira_{name}", help_text, type="bool", default=False)
-
-
-def flag(config: pytest.Config, name: str) -> bool:
-    """A ``--jira-<name>`` flag, else its ini key where it has one."""
-    if config.getoption(f"jira_{name}"):
-        return True
-    return any(name == flag_name and ini for flag_name, _, ini in FLAGS) and bool(
-        config.getini(f"jira_{name}")
-    )
+    add_options(parser)
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
     pluginmanager.add_hookspecs(hookspecs)
 
 
-def option_or_ini(config: pytest.Config, name: str) -> str | None:
-    """A ``--jira-<name>`` option, else the ``jira_<name>`` ini key; paths from ini are
-    relative to the ini file's directory (the rootdir without one)."""
-    value = config.getoption(f"jira_{name}")
-    if value:
-        return str(value)
-    ini_value = config.getini(f"jira_{name}")
-    if not ini_value:
-        return None
-    base = config.inipath.parent if config.inipath else config.rootpath
-    return str(base / ini_value)
-
-
 @pytest.hookimpl(tryfirst=True)
 def pytest_cmdline_main(config: pytest.Config) -> int | None:
     """``--jira-rules``: list the rules as ``--markers`` lists markers, and run nothing."""
-    if not flag(config, "rules"):
+    if not options(config).list_rules:
         return None
     from pytest_jiramigrate.report.listing import render_rules
     from pytest_jiramigrate.run.session import collect_rules, read_config
 
+    register_builtin_rules(config)
     rules = collect_rules(config)
     print("\n".join(render_rules(rules, read_config(config, rules))))
     return 0
@@ -125,32 +66,46 @@ def add_html_extra(report: pytest.TestReport, entry: dict[str, object]) -> None:
         report.extras = extras  # type: ignore[attr-defined]
 
 
-def media_paths(config: pytest.Config) -> list[Path]:
-    """Every ``--jira-media`` (one per chunk), else the ``jira_media`` ini lines."""
-    given = config.getoption("jira_media")
-    if given:
-        return [config.invocation_params.dir / path for path in given]
-    base = config.inipath.parent if config.inipath else config.rootpath
-    return [base / line for line in config.getini("jira_media")]
-
-
 def pytest_configure(config: pytest.Config) -> None:
-    backup, media = option_or_ini(config, "backup"), media_paths(config)
-    if backup is None and not media:
+    """Start a readiness run when a backup or media was given; else stay inert."""
+    given = options(config)
+    if not given.checks_something:
         return
-    from pytest_jiramigrate.run.session import start_session
+    from pytest_jiramigrate.run.session import SESSION_KEY, start_session
 
-    missing = [path for path in media if not path.exists()]
+    missing = [path for path in given.media if not path.exists()]
     if missing:
         raise pytest.UsageError(
             f"--jira-media: {missing[0]} does not exist; name a media directory or zip"
         )
-    backup_path = config.invocation_params.dir / backup if backup else None
-    if backup_path is not None:
-        warn_of_config_beside(config, backup_path)
-    jira = start_session(config, backup_path, media)
+    if given.backup is not None:
+        warn_of_config_beside(config, given.backup)
+    register_builtin_rules(config)
+    jira = start_session(config, given)
     config.stash[SESSION_KEY] = jira
-    config.pluginmanager.register(ReadinessRun(jira), "jiramigrate-run")
+    config.pluginmanager.register(ReadinessRun(jira), RUN_PLUGIN)
+
+
+def register_builtin_rules(config: pytest.Config) -> None:
+    """The built-in rules reach the run through the same hook as third-party rules."""
+    from pytest_jiramigrate import rules as builtin
+
+    if not config.pluginmanager.is_registered(builtin):
+        config.pluginmanager.register(builtin, BUILTIN_RULES_PLUGIN)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Undo what ``pytest_configure`` did: the run's hooks, its rules and its state."""
+    from pytest_jiramigrate.run.session import SESSION_KEY
+
+    for name in (RUN_PLUGIN, BUILTIN_RULES_PLUGIN):
+        plugin = config.pluginmanager.get_plugin(name)
+        if plugin is not None:
+            config.pluginmanager.unregister(plugin, name)
+    jira = config.stash.get(SESSION_KEY, None)
+    if jira is not None:
+        jira.close()
+        del config.stash[SESSION_KEY]
 
 
 def warn_of_config_beside(config: pytest.Config, backup: Path) -> None:
@@ -191,7 +146,7 @@ class ReadinessRun:
         from pytest_jiramigrate.run.items import TargetFile
 
         for target in self.jira.targets:
-            collector = TargetFile.for_target(session, self.jira, target)
+            collector = TargetFile.for_target(session, target)
             session.ihook.pytest_collectstart(collector=collector)
             collected = list(collector.collect())
             result: list[pytest.Item | pytest.Collector] = [*collected]
@@ -255,9 +210,6 @@ class ReadinessRun:
         from pytest_jiramigrate.run.session import RUN_STARTED
 
         node.workerinput[RUN_STARTED] = self.jira.started
-
-    def pytest_unconfigure(self, config: pytest.Config) -> None:
-        self.jira.close()
 
     def pytest_report_header(self, config: pytest.Config) -> list[str]:
         jira = self.jira

@@ -159,6 +159,24 @@ def test_media_targets_are_drawn_against_the_band(hostile_facts: Facts) -> None:
     assert "unlimited file storage" in page
 
 
+def test_pictures_read_the_thresholds_the_run_used(hostile_facts: Facts) -> None:
+    """The band and the storage come from the rules' settings in the report, and from the
+    rules' own defaults when the report carries none (no copy of them in the renderer)."""
+    configured = report()
+    chunk_limits = configured["config"]["rules"]["media-chunk-size"]["limits"]
+    chunk_limits.update(min_chunk=1_000_000, max_chunk=2_000_000)
+    configured["config"]["rules"]["storage-within-plan"]["limits"]["standard_storage"] = 2_000_000
+    page = render_html(configured, hostile_facts)
+    assert "Media chunks against the 1.0 MB to 2.0 MB band" in page
+    assert "3.0 MB of 2.0 MB" in page  # the attachments, over the configured storage
+
+    bare = report()
+    del bare["config"]["rules"]
+    page = render_html(bare, hostile_facts)
+    assert "Media chunks against the 2.0 GB to 5.0 GB band" in page
+    assert "of 250.0 GB" in page
+
+
 def png_pixels(path: Path) -> tuple[int, int, bytes]:
     """Width, height and the inflated scanlines of a PNG, read with zlib alone."""
     data = path.read_bytes()

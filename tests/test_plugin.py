@@ -534,6 +534,25 @@ def test_without_the_option_a_normal_suite_runs_unchanged(pytester: pytest.Pytes
     assert not (pytester.path / CACHE_DIR).exists()
 
 
+def test_unconfigure_unregisters_what_configure_registered(
+    synth_backup: BackupFactory, pytester: pytest.Pytester
+) -> None:
+    """The run's hooks, the built-in rules and the run's state are gone once pytest ends,
+    so a second session in the same process (pytester, an IDE) starts clean."""
+    from pytest_jiramigrate.run.options import OPTIONS_KEY
+    from pytest_jiramigrate.run.session import SESSION_KEY
+
+    recorder = pytester.inline_run(f"--jira-backup={synth_backup().path}", "--jira-strict")
+    recorder.assertoutcome(passed=len(RULES) - 1, failed=1)
+    config = recorder.getcall("pytest_unconfigure").config
+    for name in ("jiramigrate-run", "jiramigrate-builtin-rules"):
+        assert config.pluginmanager.get_plugin(name) is None, name
+    assert SESSION_KEY not in config.stash
+    # the options were parsed once, into one frozen object
+    assert config.stash[OPTIONS_KEY].strict is True
+    assert config.stash[OPTIONS_KEY].backup == synth_backup().path
+
+
 def test_tests_and_rules_run_side_by_side(
     synth_backup: BackupFactory, run_jira: JiraRun, pytester: pytest.Pytester
 ) -> None:

@@ -11,12 +11,12 @@ import pytest
 
 from pytest_jiramigrate import facts as facts_store
 from pytest_jiramigrate.commands import cli
-from pytest_jiramigrate.commands.split import (
+from pytest_jiramigrate.commands.split import write_chunks
+from pytest_jiramigrate.core.chunks import (
     ZIP_ARCHIVE_OVERHEAD,
     Plan,
     plan_chunks,
     unit_of,
-    write_chunks,
     zip_cost,
 )
 from pytest_jiramigrate.core.limits import ArchiveLimits

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from pytest_jiramigrate.plugin import FLAGS, OPTIONS
+from pytest_jiramigrate.run.options import FLAGS, VALUE_OPTIONS
 
 #: pytest's configuration files, in the order pytest itself looks for them
 INI_FILES: tuple[str, ...] = ("pytest.ini", ".pytest.ini", "pyproject.toml", "tox.ini", "setup.cfg")
@@ -32,7 +32,7 @@ def register(subparsers: Any) -> None:
         help="check a site backup (and media) for Jira Cloud site import, like the pytest plugin",
         description=__doc__.split("\n\n")[1] if __doc__ else None,
     )
-    option_help = {name: help_text for name, _metavar, help_text in OPTIONS}
+    option_help = {name: help_text for name, _metavar, help_text in VALUE_OPTIONS}
     parser.add_argument(
         "backup", nargs="?", type=Path, metavar="BACKUP", help=option_help["backup"]
     )
@@ -44,7 +44,7 @@ def register(subparsers: Any) -> None:
         metavar="PATH",
         help="a media directory or media zip; repeat per chunk",
     )
-    for name, metavar, help_text in OPTIONS:
+    for name, metavar, help_text in VALUE_OPTIONS:
         if name != "backup":
             parser.add_argument(f"--{name}", type=Path, metavar=metavar, help=help_text)
     for name, help_text, _ in FLAGS:
@@ -68,7 +68,7 @@ def pytest_arguments(args: argparse.Namespace, here: Path) -> list[str]:
     if args.backup is not None:
         arguments.append(f"--jira-backup={here / args.backup}")
     arguments += [f"--jira-media={here / path}" for path in args.media]
-    for name, _metavar, _help in OPTIONS:
+    for name, _metavar, _help in VALUE_OPTIONS:
         value = None if name == "backup" else getattr(args, name)
         if value is not None:
             arguments.append(f"--jira-{name}={here / value}")

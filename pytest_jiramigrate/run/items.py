@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
 
@@ -12,10 +12,8 @@ from pytest_jiramigrate.core.terminal import printable
 from pytest_jiramigrate.report.text import Crash, FailureRepr, failure_text
 from pytest_jiramigrate.rules.base import Rule
 from pytest_jiramigrate.rules.outcome import Outcome
+from pytest_jiramigrate.run.session import SESSION_KEY, JiraSession, Target
 from pytest_jiramigrate.run.warning import JiraReadinessWarning
-
-if TYPE_CHECKING:
-    from pytest_jiramigrate.run.session import JiraSession, Target
 
 
 class RuleFailed(Exception):
@@ -26,20 +24,24 @@ class RuleFailed(Exception):
         self.outcome = outcome
 
 
+def run_state(node: pytest.Item | pytest.Collector) -> JiraSession:
+    """The readiness run a node belongs to, from the stash ``pytest_configure`` filled."""
+    return node.config.stash[SESSION_KEY]
+
+
 class TargetFile(pytest.File):
     """A backup zip or media target, collected as the parent of its rule items."""
 
-    target: Target
-    jira: JiraSession
+    def __init__(self, *, target: Target, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.target = target
 
     @classmethod
-    def for_target(cls, session: pytest.Session, jira: JiraSession, target: Target) -> TargetFile:
-        node = cls.from_parent(session, path=target.path, nodeid=target.name)
-        node.target, node.jira = target, jira
-        return node
+    def for_target(cls, session: pytest.Session, target: Target) -> TargetFile:
+        return cls.from_parent(session, path=target.path, nodeid=target.name, target=target)
 
     def collect(self) -> Iterator[RuleItem]:
-        for rule in self.jira.rules_for(self.target):
+        for rule in run_state(self).rules_for(self.target):
             yield RuleItem.from_parent(self, name=rule.id, rule=rule)
 
 
@@ -56,7 +58,7 @@ class RuleItem(pytest.Item):
     def prepare(self) -> None:
         """Check the rule before setup, so that a rule that cannot run is skipped by a
         skip marker, which pytest reports at the item rather than at this file."""
-        jira = self.parent.jira
+        jira = run_state(self)
         outcome = self.outcome = jira.check(self.parent.target, self.rule)
         self.user_properties += jira.properties(outcome)
         if outcome.status == "skipped" or outcome.reason.startswith("not checked"):
@@ -65,7 +67,7 @@ class RuleItem(pytest.Item):
     def runtest(self) -> None:
         outcome = self.outcome
         assert outcome is not None, "prepare() runs before the test"
-        jira = self.parent.jira
+        jira = run_state(self)
         if outcome.status in ("failed", "error"):
             raise RuleFailed(outcome)
         if outcome.status == "warning":
@@ -78,7 +80,7 @@ class RuleItem(pytest.Item):
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
         if self.outcome is not None and excinfo.errisinstance((RuleFailed, JiraReadinessWarning)):
-            jira = self.parent.jira
+            jira = run_state(self)
             text = failure_text(
                 self.outcome,
                 jira.config.max_listed,

@@ -41,10 +41,14 @@ from pytest_jiramigrate.report.text import failure_text
 from pytest_jiramigrate.rules.base import Rule, plural
 from pytest_jiramigrate.rules.media import set_current_target
 from pytest_jiramigrate.rules.outcome import Outcome, evaluate, outcome_rank
+from pytest_jiramigrate.run.options import Options, options
 from pytest_jiramigrate.run.progress import ScanProgress
 
 #: the ``workerinput`` key by which pytest-xdist workers learn when the run started
 RUN_STARTED = "jiramigrate_run_started"
+
+#: the run's state, for the items: set in ``pytest_configure``, removed in ``pytest_unconfigure``
+SESSION_KEY = pytest.StashKey["JiraSession"]()
 
 
 @dataclass
@@ -346,11 +350,8 @@ def targets(backup: Path | None, media: Sequence[Path]) -> list[Target]:
 
 
 def collect_rules(config: pytest.Config) -> list[Rule]:
-    """Every rule from the ``pytest_jiramigrate_rules`` hook; ids must be unique."""
-    from pytest_jiramigrate import rules as builtin
-
-    if not config.pluginmanager.is_registered(builtin):
-        config.pluginmanager.register(builtin, "jiramigrate-builtin-rules")
+    """Every rule from the ``pytest_jiramigrate_rules`` hook (the built-in rules are
+    one implementation of it, registered by the plugin); ids must be unique."""
     rules: list[Rule] = []
     seen: dict[str, Rule] = {}
     for contributed in config.hook.pytest_jiramigrate_rules(config=config):
@@ -373,10 +374,11 @@ def read_config(pytest_config: pytest.Config, rules: Sequence[Rule]) -> Config:
     ``--jira-backup PATH`` (a space) the backup's folder can become the rootdir:
     ``jiramigrate.yaml`` is then also looked for where pytest was started.
     """
+    given = options(pytest_config)
     try:
         path = find_config(
-            pytest_config.getoption("jira_config"),
-            pytest_config.getini("jira_config") or None,
+            given.config_option,
+            given.config_ini,
             pytest_config.rootpath,
         ) or find_config(None, None, pytest_config.invocation_params.dir)
         return load_config(path, rules)
@@ -384,35 +386,28 @@ def read_config(pytest_config: pytest.Config, rules: Sequence[Rule]) -> Config:
         raise pytest.UsageError(f"jiramigrate configuration: {error}") from None
 
 
-def start_session(
-    pytest_config: pytest.Config, backup: Path | None, media: Sequence[Path]
-) -> JiraSession:
+def start_session(pytest_config: pytest.Config, given: Options) -> JiraSession:
     """Read the rules and the YAML; a bad configuration is a usage error (exit code 4).
 
     The YAML's ``custom_rules:`` join the hook's rules here, so that items are
     made from both.
     """
-    from pytest_jiramigrate.plugin import flag, option_or_ini
-
     rules = collect_rules(pytest_config)
     config = read_config(pytest_config, rules)
     rules = [*rules, *config.custom_rules]
-    if flag(pytest_config, "strict"):
+    if given.strict:
         pytest_config.addinivalue_line(
             "filterwarnings", "error::pytest_jiramigrate.JiraReadinessWarning"
         )
-    report, summary, export, html = (
-        option_or_ini(pytest_config, name) for name in ("report", "summary", "export", "html")
-    )
     here = pytest_config.invocation_params.dir
-    inputs = [path for path in (backup, *media, config.path) if path is not None]
+    inputs = [path for path in (given.backup, *given.media, config.path) if path is not None]
     outputs = {
-        name: output_path(name, given, here, inputs, directory=name == "export")
-        for name, given in (
-            ("report", report),
-            ("summary", summary),
-            ("export", export),
-            ("html", html),
+        name: output_path(name, path, here, inputs, directory=name == "export")
+        for name, path in (
+            ("report", given.report),
+            ("summary", given.summary),
+            ("export", given.export),
+            ("html", given.html),
         )
     }
     refuse_shared_outputs(outputs)
@@ -420,14 +415,14 @@ def start_session(
         pytest_config=pytest_config,
         config=config,
         rules=rules,
-        targets=targets(backup, media),
-        rescan=flag(pytest_config, "rescan"),
+        targets=targets(given.backup, given.media),
+        rescan=given.rescan,
         started=getattr(pytest_config, "workerinput", {}).get(RUN_STARTED, time.time()),
         report_path=outputs["report"],
         summary_path=outputs["summary"],
         export_dir=outputs["export"],
         html_path=outputs["html"],
-        redact=flag(pytest_config, "redact"),
+        redact=given.redact,
     )
 
 

@@ -65,6 +65,12 @@ def bucket_of(issue_number: int) -> int:
     return max(1, -(-issue_number // 10000)) * 10000
 
 
+def attachment_path(project_key: str, issue_number: int, issue_key: str, attachment_id: str) -> str:
+    """Where Jira 7+ keeps an attachment below the media root (the bucketed layout)."""
+    bucket = bucket_of(issue_number)
+    return f"data/attachments/{project_key}/{bucket}/{issue_key}/{attachment_id}"
+
+
 def classify(path: str) -> Classified:
     """Classify one file path (POSIX, relative to the media root) by the Jira layout it follows."""
     parts = path.split("/")
