@@ -43,13 +43,13 @@ def no_contractor_accounts(facts: Facts, settings: RuleSettings) -> Verdict:
         "ORDER BY lower_user_name",
         (domain,),
     )
-    findings = [
-        Finding(
-            f"{row['user_name']} <{row['email']}>" + ("" if row["active"] else " (inactive)"),
-            {"user": row["user_name"], "email": row["email"], "active": bool(row["active"])},
-        )
-        for row in rows
-    ]
+    mask = facts.mask  # shows identities as pseudonyms under --jira-redact
+    findings = []
+    for row in rows:
+        user, email = mask.user(row["user_name"]), mask.email(row["email"])
+        inactive = "" if row["active"] else " (inactive)"
+        fields = {"user": user, "email": email, "active": bool(row["active"])}
+        findings.append(Finding(f"{user} <{email}>{inactive}", fields))
     if not findings:
         users = facts.scalar("SELECT count(*) FROM user")
         return Verdict(findings, f"None of the {users} users is on {domain}.")

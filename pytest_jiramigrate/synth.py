@@ -68,7 +68,28 @@ BACKUP_FAULTS: tuple[str, ...] = (
     "long-worklog",
     "baseurl-mismatch",
     "baseurl-missing",
+    # what the import silently drops, breaks or makes public (rules/after_import.py)
+    "app-data",
+    "public-project",
+    "former-user",
+    "missing-group",
+    "board-missing-filter",
+    "too-many-options",
+    "mail-integration",
+    "importer-in-backup",
+    "free-plan-features",
 )
+
+#: the third-party app of the ``app-data`` fault: plugin key, name, version, custom field
+APP_FAULT = ("com.acme.jira.timesheets", "Acme Timesheets", "4.2.1", "Billable Hours")
+#: options written by ``too-many-options``: one more than Cloud's limit per field
+TOO_MANY_OPTIONS = 10_001
+#: a user whom ``former-user`` names and the backup does not have
+FORMER_USER = "departed.user"
+#: a group whom ``missing-group`` names and the backup does not have
+MISSING_GROUP = "contractors-emea"
+#: the filter id a board points at under ``board-missing-filter``
+MISSING_FILTER = 99999
 
 #: faults injected into the media tree by :func:`write_media`
 MEDIA_FAULTS: tuple[str, ...] = (
@@ -775,6 +796,7 @@ class _EntityWriter:
             "Status": self.statuses,
             "UserHistoryItem": self.user_history,
             "Worklog": self.worklogs,
+            **self.after_import_entities(),
         }
         if os_format:
             table |= {
@@ -999,6 +1021,17 @@ class _EntityWriter:
             props.append((1, "jira.properties", 1, "jira.baseurl", base))
         props.append((2, "jira.properties", 1, "jira.title", "Acme Corp Jira"))
         props.append((3, "jira.properties", 1, "jira.mode", "private"))
+        if spec.has("mail-integration"):
+            props.append((5, "jira.properties", 1, "applinks.application.1a2b3c.name", "Acme Wiki"))
+            props.append(
+                (
+                    6,
+                    "jira.properties",
+                    1,
+                    "applinks.application.1a2b3c.rpc.url",
+                    "https://wiki.acmecorp.com",
+                )
+            )
         if spec.os_user_format:
             for index, user in enumerate(self.plan.users):
                 prop_id = 20000 + 2 * index
@@ -1008,7 +1041,9 @@ class _EntityWriter:
         return props
 
     def property_entries(self) -> _Rows:
-        for prop_id, entity, entity_id, key, _ in self.properties():
+        typed = [(prop, 5) for prop in self.properties()]
+        typed += [(prop, 1) for prop in self.number_properties()]
+        for (prop_id, entity, entity_id, key, _), kind in sorted(typed):
             yield _row(
                 "OSPropertyEntry",
                 (
@@ -1016,13 +1051,227 @@ class _EntityWriter:
                     ("entityName", entity),
                     ("entityId", entity_id),
                     ("propertyKey", key),
-                    ("type", 5),
+                    ("type", kind),
                 ),
             )
 
     def property_strings(self) -> _Rows:
         for prop_id, _, _, _, value in self.properties():
             yield _row("OSPropertyString", (("id", prop_id), ("value", value)))
+
+    # what the import drops, breaks or makes public ------------------------------
+
+    def after_import_entities(self) -> dict[str, Callable[[], _Rows]]:
+        """Entities of the after-import rules; most are written only by their fault."""
+        return {
+            "Component": self.components,
+            "CustomFieldOption": self.custom_field_options,
+            "IssueSecurityScheme": self.security_schemes,
+            "MailServer": self.mail_servers,
+            "NodeAssociation": self.scheme_associations,
+            "OSPropertyNumber": self.property_numbers,
+            "PermissionScheme": self.permission_schemes,
+            "PluginVersion": self.plugin_versions,
+            "ProjectRole": self.project_roles,
+            "ProjectRoleActor": self.project_role_actors,
+            "SchemeIssueSecurityLevels": self.security_levels,
+            "SchemePermissions": self.scheme_permissions,
+            "SearchRequest": self.search_requests,
+            "ServiceConfig": self.service_configs,
+            "SharePermissions": self.share_permissions,
+        }
+
+    def search_requests(self) -> _Rows:
+        """The saved filter of each board, and the filters of the public/former faults."""
+        for index, project in enumerate(self.plan.projects):
+            yield _row(
+                "SearchRequest",
+                (
+                    ("id", 10000 + index),
+                    ("name", f"Filter for {project.key} board"),
+                    ("author", project.lead),
+                    ("user", project.lead),
+                    ("request", f"project = {project.key} ORDER BY Rank ASC"),
+                ),
+            )
+        if self.spec.has("public-project"):
+            yield _row(
+                "SearchRequest",
+                (
+                    ("id", 10900),
+                    ("name", "All open issues"),
+                    ("author", "admin"),
+                    ("user", "admin"),
+                    ("request", "resolution = EMPTY"),
+                ),
+            )
+        if self.spec.has("former-user"):
+            yield _row(
+                "SearchRequest",
+                (
+                    ("id", 10901),
+                    ("name", "My old filter"),
+                    ("author", FORMER_USER),
+                    ("user", FORMER_USER),
+                    ("request", "assignee = currentUser()"),
+                ),
+            )
+
+    def share_permissions(self) -> _Rows:
+        if self.spec.has("public-project"):
+            yield _row(
+                "SharePermissions",
+                (
+                    ("id", 10000),
+                    ("entityId", 10900),
+                    ("entityType", "SearchRequest"),
+                    ("type", "global"),
+                ),
+            )
+
+    def permission_schemes(self) -> _Rows:
+        if self.spec.has("public-project") or self.spec.has("free-plan-features"):
+            yield _row("PermissionScheme", (("id", 0), ("name", "Default Permission Scheme")))
+        if self.spec.has("free-plan-features"):
+            yield _row("PermissionScheme", (("id", 10100), ("name", "Restricted Scheme")))
+
+    def scheme_permissions(self) -> _Rows:
+        if self.spec.has("public-project"):
+            yield _row(
+                "SchemePermissions",
+                (
+                    ("id", 10000),
+                    ("scheme", 0),
+                    ("permission", 10),
+                    ("permissionKey", "BROWSE_PROJECTS"),
+                    ("type", "group"),
+                ),
+            )
+
+    def scheme_associations(self) -> _Rows:
+        if self.spec.has("public-project"):
+            yield _row(
+                "NodeAssociation",
+                (
+                    ("sourceNodeId", self.plan.projects[0].id),
+                    ("sourceNodeEntity", "Project"),
+                    ("sinkNodeId", 0),
+                    ("sinkNodeEntity", "PermissionScheme"),
+                    ("associationType", "ProjectScheme"),
+                ),
+            )
+
+    def components(self) -> _Rows:
+        if self.spec.has("former-user"):
+            yield _row(
+                "Component",
+                (
+                    ("id", 10000),
+                    ("project", self.plan.projects[0].id),
+                    ("name", "Legacy"),
+                    ("lead", FORMER_USER),
+                    ("assigneetype", 0),
+                ),
+            )
+
+    def project_roles(self) -> _Rows:
+        if self.spec.has("missing-group") or self.spec.has("free-plan-features"):
+            for role_id, name in (
+                (10000, "Users"),
+                (10001, "Developers"),
+                (10002, "Administrators"),
+            ):
+                yield _row("ProjectRole", (("id", role_id), ("name", name)))
+        if self.spec.has("free-plan-features"):
+            yield _row("ProjectRole", (("id", 10100), ("name", "Auditors")))
+
+    def project_role_actors(self) -> _Rows:
+        if self.spec.has("missing-group"):
+            yield _row(
+                "ProjectRoleActor",
+                (
+                    ("id", 10000),
+                    ("pid", self.plan.projects[0].id),
+                    ("projectroleid", 10001),
+                    ("roletype", "atlassian-group-role-actor"),
+                    ("roletypeparameter", MISSING_GROUP),
+                ),
+            )
+
+    def custom_field_options(self) -> _Rows:
+        if self.spec.has("too-many-options"):
+            for number in range(TOO_MANY_OPTIONS):
+                yield _row(
+                    "CustomFieldOption",
+                    (
+                        ("id", 10000 + number),
+                        ("customfield", 10001),
+                        ("customfieldconfig", 10101),
+                        ("sequence", number),
+                        ("value", f"Team {number + 1}"),
+                        ("disabled", "N"),
+                    ),
+                )
+
+    def plugin_versions(self) -> _Rows:
+        yield _row(
+            "PluginVersion",
+            (
+                ("id", 10000),
+                ("name", "Jira Agile"),
+                ("key", "com.pyxis.greenhopper.jira"),
+                ("version", "8.20.10"),
+            ),
+        )
+        if self.spec.has("app-data"):
+            key, name, version, _ = APP_FAULT
+            yield _row(
+                "PluginVersion", (("id", 10001), ("name", name), ("key", key), ("version", version))
+            )
+
+    def mail_servers(self) -> _Rows:
+        if self.spec.has("mail-integration"):
+            yield _row(
+                "MailServer",
+                (
+                    ("id", 10000),
+                    ("name", "Support mailbox"),
+                    ("type", "pop"),
+                    ("servername", "mail.acmecorp.com"),
+                    ("username", "support"),
+                ),
+            )
+
+    def service_configs(self) -> _Rows:
+        if self.spec.has("mail-integration"):
+            yield _row(
+                "ServiceConfig",
+                (
+                    ("id", 10000),
+                    ("time", 60000),
+                    ("clazz", "com.atlassian.jira.service.services.mail.MailFetcherService"),
+                    ("name", "Support mail handler"),
+                ),
+            )
+
+    def security_schemes(self) -> _Rows:
+        if self.spec.has("free-plan-features"):
+            yield _row("IssueSecurityScheme", (("id", 10000), ("name", "Confidential")))
+
+    def security_levels(self) -> _Rows:
+        if self.spec.has("free-plan-features"):
+            yield _row(
+                "SchemeIssueSecurityLevels",
+                (("id", 10000), ("name", "Staff only"), ("scheme", 10000)),
+            )
+
+    def number_properties(self) -> list[tuple[int, str, int, str, str]]:
+        """Number properties (Jira's booleans): outgoing mail is off, as the guide advises."""
+        return [(4, "jira.properties", 1, "jira.mail.send.disabled", "1")]
+
+    def property_numbers(self) -> _Rows:
+        for prop_id, _, _, _, value in self.number_properties():
+            yield _row("OSPropertyNumber", (("id", prop_id), ("value", value)))
 
     # configuration -------------------------------------------------------------
 
@@ -1046,6 +1295,16 @@ class _EntityWriter:
             (10001, "select", "multiselectsearcher", "Team"),
             (10002, "float", "exactnumber", "Story Points"),
         )
+        if self.spec.has("app-data"):
+            yield _row(
+                "CustomField",
+                (
+                    ("id", 10003),
+                    ("customfieldtypekey", f"{APP_FAULT[0]}:hours"),
+                    ("customfieldsearcherkey", f"{APP_FAULT[0]}:hourssearcher"),
+                    ("name", APP_FAULT[3]),
+                ),
+            )
         for field_id, kind, searcher, name in fields:
             yield _row(
                 "CustomField",
@@ -1642,7 +1901,12 @@ def _ao_rows(plan: _Plan) -> dict[str, list[list[tuple[object, str]]]]:
             (index + 1, "integer"),
             (f"{project.key} board", "string"),
             (project.lead, "string"),
-            (10000 + index, "integer"),
+            (
+                MISSING_FILTER
+                if index == 0 and plan.spec.has("board-missing-filter")
+                else 10000 + index,
+                "integer",
+            ),
             (True, "boolean"),
         ]
         for index, project in enumerate(plan.projects)
@@ -1685,6 +1949,17 @@ def _ao_rows(plan: _Plan) -> dict[str, list[list[tuple[object, str]]]]:
     }
 
 
+def ao_prefix(plugin_key: str) -> str:
+    """Active Objects' table prefix of an app: AO_ and the MD5's last 6 hex digits."""
+    return "AO_" + hashlib.md5(plugin_key.encode(), usedforsecurity=False).hexdigest()[-6:].upper()
+
+
+def _app_fault_table() -> tuple[str, tuple[tuple[str, int, int, bool], ...]]:
+    """The ``app-data`` fault's table: a third-party app's timesheet rows."""
+    columns = (("HOURS", 8, 17, False), ("ID", 4, 10, True), ("ISSUE_ID", -5, 19, False))
+    return f"{ao_prefix(APP_FAULT[0])}_TIMESHEET", columns
+
+
 def _activeobjects(plan: _Plan) -> str:
     parts = [
         "<?xml version='1.0' encoding='UTF-8'?>\n",
@@ -1699,7 +1974,16 @@ def _activeobjects(plan: _Plan) -> str:
         '    <meta key="driver.version" value="42.2.23"/>\n',
         "  </database>\n",
     ]
-    for table, columns in _AO_TABLES:
+    tables = list(_AO_TABLES)
+    rows = _ao_rows(plan)
+    if plan.spec.has("app-data"):
+        table_name, app_columns = _app_fault_table()
+        tables.append((table_name, app_columns))
+        rows[table_name] = [
+            [(7.5, "double"), (1, "integer"), (10000, "integer")],
+            [(2.0, "double"), (2, "integer"), (10001, "integer")],
+        ]
+    for table, columns in tables:
         parts.append(f'  <table name="{table}">\n')
         for name, sql_type, precision, key in columns:
             flag = "true" if key else "false"
@@ -1708,8 +1992,7 @@ def _activeobjects(plan: _Plan) -> str:
                 f'sqlType="{sql_type}" precision="{precision}"/>\n'
             )
         parts.append("  </table>\n")
-    rows = _ao_rows(plan)
-    for table, columns in _AO_TABLES:
+    for table, columns in tables:
         parts.append(f'  <data tableName="{table}">\n')
         parts.extend(f'    <column name="{name}"/>\n' for name, *_ in columns)
         for row in rows[table]:
@@ -1811,7 +2094,55 @@ def _structure_faults(spec: SynthSpec, manifest: Manifest, plan: _Plan) -> list[
         )
     if spec.has("baseurl-missing"):
         records.append({"fault": "baseurl-missing", "header": spec.base_url})
-    return records
+    return records + _after_import_faults(spec, plan)
+
+
+def _after_import_faults(spec: SynthSpec, plan: _Plan) -> list[dict[str, Any]]:
+    """What each after-import fault wrote, as its rule's finding names it."""
+    first = plan.projects[0]
+    records: dict[str, dict[str, Any]] = {
+        "app-data": {
+            "plugin_key": APP_FAULT[0],
+            "app": APP_FAULT[1],
+            "version": APP_FAULT[2],
+            "prefix": ao_prefix(APP_FAULT[0]),
+            "table": _app_fault_table()[0],
+            "rows": 2,
+            "custom_field": APP_FAULT[3],
+            "custom_field_id": "10003",
+        },
+        "public-project": {
+            "scheme": "Default Permission Scheme",
+            "permission": "BROWSE_PROJECTS",
+            "projects": [first.key],
+            "filter": "All open issues",
+            "owner": "admin",
+        },
+        "former-user": {
+            "user": FORMER_USER,
+            "references": {"component lead": 1, "filter owner": 1},
+        },
+        "missing-group": {"group": MISSING_GROUP, "project": first.key, "role": "Developers"},
+        "board-missing-filter": {"board": f"{first.key} board", "id": 1, "filter": MISSING_FILTER},
+        "too-many-options": {"custom_field": "Team", "id": "10001", "options": TOO_MANY_OPTIONS},
+        "mail-integration": {
+            "application_link": "Acme Wiki",
+            "url": "https://wiki.acmecorp.com",
+            "mail_server": "Support mailbox",
+            "host": "mail.acmecorp.com",
+            "mail_handler": "Support mail handler",
+        },
+        "free-plan-features": {
+            "security_scheme": "Confidential",
+            "project_role": "Auditors",
+            "permission_scheme": "Restricted Scheme",
+        },
+    }
+    if spec.has("importer-in-backup"):
+        # nothing is written: the test names this user's address as target.importer_email
+        admin = next(user for user in plan.users if user.username == "admin")
+        records["importer-in-backup"] = {"user": admin.username, "email": admin.email}
+    return [{"fault": name, **record} for name, record in records.items() if spec.has(name)]
 
 
 # --------------------------------------------------------------------------- media

@@ -286,7 +286,7 @@ def test_refuses_existing_output_unless_forced(
     out.write_bytes(b"keep")
     assert "already exists" in refuse(capsys, source, "--out", out)
     assert out.read_bytes() == b"keep"
-    assert "never written" in refuse(capsys, source, "--out", source, "--force")
+    assert "is an input" in refuse(capsys, source, "--out", source, "--force")
     assert run_cli(source, "--out", out, "--force") == 0
     assert zipfile.is_zipfile(out)
 
@@ -376,7 +376,7 @@ def test_work_file_of_the_output_is_never_the_source(
     source = tmp_path / "site-backup.zip.partial"
     source.write_bytes(faulty[0].read_bytes())
     before = source.read_bytes()
-    assert "is the input" in refuse(capsys, source, "--out", tmp_path / "site-backup.zip")
+    assert "is an input" in refuse(capsys, source, "--out", tmp_path / "site-backup.zip")
     assert source.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["site-backup.zip.partial"]
 
@@ -403,7 +403,7 @@ def test_no_output_is_the_source_under_another_name(
         alias = tmp_path / "sub" / ".." / "site-backup.zip"
     outputs = {"--out": tmp_path / "out.zip", "--log": tmp_path / "log.csv", option: alias}
     args = [arg for name, path in outputs.items() for arg in (name, path)]
-    assert "is the input" in refuse(capsys, source, *args, "--force")
+    assert "is an input" in refuse(capsys, source, *args, "--force")
     assert source.read_bytes() == before
 
 

@@ -226,6 +226,14 @@ def test_user_tier_may_be_explicitly_unset(tmp_path: Path) -> None:
     assert load_config(path, RULES).target.user_tier is None
 
 
+def test_importer_email_is_read_and_recorded(tmp_path: Path) -> None:
+    path = write_config(tmp_path, "target:\n  importer_email: ' Site.Admin@acme.com '\n")
+    config = load_config(path, RULES)
+    assert config.target.importer_email == "Site.Admin@acme.com"
+    assert config.as_dict()["target"]["importer_email"] == "Site.Admin@acme.com"
+    assert load_config(write_config(tmp_path, "target:\n"), RULES).target.importer_email is None
+
+
 def test_severity_may_be_quoted(tmp_path: Path) -> None:
     path = write_config(tmp_path, "rules:\n  media-chunk-size:\n    severity: 'error'\n")
 
@@ -253,8 +261,23 @@ INVALID = [
         "target:\n  colour: blue\n",
         2,
         "target.colour",
-        "unknown key (expected one of: plan, billing, user_tier, users, cloud_groups)",
+        "unknown key (expected one of: plan, billing, user_tier, users, cloud_groups,"
+        " importer_email)",
         id="unknown-key-lists-valid-ones",
+    ),
+    pytest.param(
+        "target:\n  importer_email: admin\n",
+        2,
+        "target.importer_email",
+        "expected an e-mail address, got 'admin'",
+        id="importer-email-not-an-address",
+    ),
+    pytest.param(
+        "target:\n  importer_email: [a@b.com]\n",
+        2,
+        "target.importer_email",
+        "expected text, got a list",
+        id="importer-email-a-list",
     ),
     pytest.param(
         "rules:\n  email-uniq:\n    severity: off\n",

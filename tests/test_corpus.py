@@ -22,12 +22,18 @@ from corpus_path import CORPUS
 from pytest_jiramigrate.config import load_config
 from pytest_jiramigrate.core.limits import ArchiveLimits
 from pytest_jiramigrate.facts import Facts
-from pytest_jiramigrate.rules import archive, content, groups, users
+from pytest_jiramigrate.rules import after_import, archive, content, groups, users
 from pytest_jiramigrate.rules.base import Rule
 from pytest_jiramigrate.rules.outcome import evaluate
 from pytest_jiramigrate.scan.backup import scan_backup
 
-RULES: tuple[Rule, ...] = (*archive.RULES, *users.RULES, *groups.RULES, *content.RULES)
+RULES: tuple[Rule, ...] = (
+    *archive.RULES,
+    *users.RULES,
+    *groups.RULES,
+    *content.RULES,
+    *after_import.RULES,
+)
 OUTCOMES = {"passed", "failed", "warning", "skipped", "error"}
 
 #: every test here reads the corpus; tests/conftest.py skips them when it is absent

@@ -7,7 +7,12 @@ import socket
 import pytest
 
 from pytest_jiramigrate.core import emails
-from pytest_jiramigrate.core.emails import domain_problem, syntax_problem, tld_problem
+from pytest_jiramigrate.core.emails import (
+    domain_problem,
+    pattern_advisory,
+    syntax_problem,
+    tld_problem,
+)
 
 PATTERN = emails.ATLASSIAN_PATTERN
 
@@ -34,8 +39,22 @@ PATTERN = emails.ATLASSIAN_PATTERN
             "jdoe @acme.com",
             "The email address contains invalid characters before the @-sign: SPACE",
         ),
+        (
+            '"r white"x@acme.com',
+            "Extra character(s) found after close quote: 'x'",
+        ),
+    ],
+)
+def test_syntax_problem(address: str, reason: str | None) -> None:
+    assert syntax_problem(address) == reason
+
+
+@pytest.mark.parametrize(
+    ("address", "advisory"),
+    [
         ("bob+jira@acme.com", f"Atlassian's pattern {PATTERN} does not allow '+'"),
         ("o'brien@acme.com", f"Atlassian's pattern {PATTERN} does not allow \"'\""),
+        ('"rwhite"@acmecorp.com', f"Atlassian's pattern {PATTERN} does not allow '\"'"),
         ("jdoe@bücher.de", f"Atlassian's pattern {PATTERN} does not allow 'ü'"),
         ("jürgen@acme.com", f"Atlassian's pattern {PATTERN} does not allow 'ü'"),
         (
@@ -48,8 +67,14 @@ PATTERN = emails.ATLASSIAN_PATTERN
         ),
     ],
 )
-def test_syntax_problem(address: str, reason: str | None) -> None:
-    assert syntax_problem(address) == reason
+def test_valid_addresses_the_kb_pattern_refuses_are_advisories(address: str, advisory: str) -> None:
+    assert syntax_problem(address) is None
+    assert pattern_advisory(address) == advisory
+
+
+@pytest.mark.parametrize("address", ["jdoe@acme.com", "a,b@example.net", "a..b@acme.com", ""])
+def test_no_advisory_for_what_the_pattern_accepts_or_the_rfcs_refuse(address: str) -> None:
+    assert pattern_advisory(address) is None
 
 
 @pytest.mark.parametrize(

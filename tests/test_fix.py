@@ -457,11 +457,11 @@ def test_no_output_is_an_input(
         (tmp_path / "sub").mkdir(exist_ok=True)
         args = {**targets, output: victim}
         command = [a for k, v in args.items() for a in (k, v)]
-        assert "is the input" in fail(capsys, source, *command, "--plan", plan, "--force")
+        assert "is an input" in fail(capsys, source, *command, "--plan", plan, "--force")
     assert (source.read_bytes(), plan.read_bytes()) == before
     partial_source = tmp_path / "site-backup.zip.partial"
     partial_source.write_bytes(source.read_bytes())
-    assert "is the input" in fail(capsys, partial_source, "--out", source, "--force")
+    assert "is an input" in fail(capsys, partial_source, "--out", source, "--force")
     assert source.read_bytes() == before[0]
 
 

@@ -116,6 +116,7 @@ def test_identity_inventory_and_rule_table(hostile_facts: Facts) -> None:
     assert "and 5 more — the full list is in the JSON report" in page
     assert "<h3>Attachment storage per project</h3>" in page
     assert "<h3>Users against the plan&#x27;s tiers</h3>" in page
+    assert re.search(r"\d+ users? with product access fits? the [\d,]+-user tier", page)
     assert "Planned from the attachment sizes" in page
 
 
@@ -140,7 +141,8 @@ def test_invalid_domains_are_marked_and_redacted(hostile_facts: Facts) -> None:
     redactor = Redactor(b"k")
     plain = render_html(report(), hostile_facts)
     assert re.search(r'class="bar bad"[^>]*><title>The domain &#x27;acme&#x27; has no', plain)
-    masked = render_html(report(), hostile_facts, redactor)
+    hostile_facts.mask = redactor
+    masked = render_html(report(), hostile_facts)
     assert "acme" not in masked.split("<h2>Pictures</h2>")[1]
     assert f"The domain &#x27;{redactor.domain('acme')}&#x27; has no top-level domain" in masked
 
@@ -224,3 +226,20 @@ def test_chromium_renders_the_page(tmp_path: Path) -> None:
     )
     assert "Not ready for Jira Cloud site import" in dom.stdout
     assert "<svg" in dom.stdout
+
+
+def test_after_import_findings_have_their_own_section(hostile_facts: Facts) -> None:
+    former = rule_entry(
+        "former-users", "warning", [{"user": HOSTILE, "detail": f"{HOSTILE}: 2 comment authors"}]
+    )
+    page = render_html(report(rule_entry("email-unique", "passed"), former), hostile_facts)
+    rules, after = page.split("<h2>After the import</h2>")
+    assert "2 comment authors" in after
+    assert "2 comment authors" not in rules
+    assert "<code>former-users</code>" in after
+    assert HOSTILE not in page
+
+
+def test_no_after_import_section_without_its_rules(hostile_facts: Facts) -> None:
+    page = render_html(report(rule_entry("email-unique", "passed")), hostile_facts)
+    assert "After the import" not in page

@@ -21,8 +21,8 @@ def test_a_fresh_file_beside_the_inputs_is_accepted_and_resolved(tmp_path: Path)
     ("make", "message"),
     [
         (lambda d: d / "media" / "report.json", "lies inside the input directory"),
-        (lambda d: d / "media", "is the input"),
-        (lambda d: d / "site-backup.zip", "is the input"),
+        (lambda d: d / "media", "is an input"),
+        (lambda d: d / "site-backup.zip", "is an input"),
         (lambda d: d / "existing-dir", "is a directory"),
         (lambda d: d / "missing" / "report.json", "does not exist"),
     ],

@@ -64,6 +64,9 @@ class Store:
             "INSERT INTO issue_link VALUES (?, ?, ?, 'Relates')", (self._id(), source, destination)
         )
 
+    def remote_link(self, issue_id: str) -> None:
+        self.db.execute("INSERT INTO remote_link VALUES (?, ?)", (self._id(), issue_id))
+
     def facts(self) -> Facts:
         facts_store.summarize(self.db)  # as the scan does once it has read the rows
         return Facts(self.db)
@@ -106,6 +109,7 @@ def test_catalogue_order_ids_and_defaults() -> None:
         "max_comments": 5000,
         "max_worklogs": 5000,
         "max_issue_links": 2000,
+        "max_remote_links": 2000,
     }
     assert content.site_guardrails.defaults() == {"max_issues": 18_000_000, "max_projects": 8400}
     assert content.site_guardrails.severity == "warning"
@@ -241,6 +245,20 @@ def test_per_issue_limits_pass_with_defaults(store: Store) -> None:
     assert verdict.properties["most_issue_links_per_issue"] == "0"
 
 
+def test_per_issue_limits_count_remote_links(store: Store) -> None:
+    busy, calm = store.issue(6), store.issue(7)
+    for _ in range(3):
+        store.remote_link(busy)
+    store.remote_link(calm)
+
+    verdict = run(content.per_issue_limits, store, max_remote_links=2)
+
+    assert texts(verdict) == ["ACME-6: 3 remote links (limit 2)"]
+    assert verdict.findings[0].fields["what"] == "remote links"
+    assert verdict.summary.endswith("are exceeded on 1 issue.")
+    assert run(content.per_issue_limits, store, max_remote_links=3).findings == ()
+
+
 # --- site-guardrails ---------------------------------------------------------------------
 
 
@@ -260,7 +278,7 @@ def test_site_guardrails_report_each_exceeded_count(store: Store) -> None:
     verdict = run(content.site_guardrails, store, max_issues=2, max_projects=1)
 
     assert texts(verdict) == ["3 issues (guardrail 2)"]
-    assert verdict.observed == "3 issues, 1 projects"
+    assert verdict.observed == "3 issues, 1 project"
     assert "beyond" in verdict.summary
 
 
@@ -288,39 +306,40 @@ def test_base_url_passes_when_both_agree_and_records_them(store: Store) -> None:
     assert verdict.summary.startswith("Select https://jira.acme.com/jira in the import's")
 
 
-def test_base_url_fails_when_they_disagree(store: Store) -> None:
+def test_base_url_header_that_disagrees_is_a_warning_naming_both(store: Store) -> None:
     with_base_urls(store, "https://jira.acme.com", "https://jira.acme.com/JIRA")
 
     verdict = run(content.server_base_url, store)
 
-    assert texts(verdict) == [
-        "jira.baseurl is https://jira.acme.com but the entities.xml header says"
+    assert verdict.findings == ()
+    assert [advisory.text for advisory in verdict.advisories] == [
+        "the jira.baseurl property is https://jira.acme.com but the entities.xml header says"
         " https://jira.acme.com/JIRA"
     ]
+    assert verdict.summary.startswith("Select https://jira.acme.com in the import's")
     assert set(verdict.properties) == {"jira_baseurl", "header_base_url"}
 
 
-@pytest.mark.parametrize(
-    ("stored", "header", "expected"),
-    [
-        (None, "https://jira.acme.com", ["the jira.baseurl property is not set"]),
-        ("https://jira.acme.com", None, ["the entities.xml header has no Base URL"]),
-        (
-            " ",
-            "",
-            ["the jira.baseurl property is not set", "the entities.xml header has no Base URL"],
-        ),
-    ],
-)
-def test_base_url_fails_when_one_is_missing(
-    store: Store, stored: str | None, header: str | None, expected: list[str]
+def test_base_url_passes_from_the_property_when_the_header_has_none(store: Store) -> None:
+    with_base_urls(store, "https://jira.acme.com", None)
+
+    verdict = run(content.server_base_url, store)
+
+    assert verdict.findings == ()
+    assert verdict.advisories == ()
+    assert "header has no Base URL line; the property is what counts" in verdict.summary
+
+
+@pytest.mark.parametrize(("stored", "header"), [(None, "https://jira.acme.com"), (" ", "")])
+def test_base_url_fails_without_the_property(
+    store: Store, stored: str | None, header: str | None
 ) -> None:
     with_base_urls(store, stored, header)
 
     verdict = run(content.server_base_url, store)
 
-    assert texts(verdict) == expected
-    assert "link-mapping" in verdict.summary
+    assert texts(verdict) == ["the jira.baseurl property is not set"]
+    assert "jira.baseurl" in verdict.summary
 
 
 def test_normalized_url_ignores_case_of_scheme_and_host_and_trailing_slash() -> None:

@@ -219,6 +219,17 @@ def test_merge_reports_groups_named_like_cloud_groups(store: Store) -> None:
     )
 
 
+def test_merge_of_one_group_is_said_in_the_singular(store: Store) -> None:
+    store.add("site-admins", "alice")
+
+    verdict = run(groups.group_merge_escalation, store)
+
+    assert verdict.summary == (
+        "1 backup group (0 holding ADMINISTER or SYSTEM_ADMIN) merges into same-named"
+        " Cloud groups, giving 1 user those groups' access."
+    )
+
+
 def test_merge_uses_the_configured_cloud_groups(store: Store) -> None:
     store.add("site-admins", "alice")
     store.add("helpdesk", "bob")
@@ -283,6 +294,7 @@ def test_membership_integrity_reports_duplicates(store: Store) -> None:
 
     assert texts(verdict) == [f"membership {second} (jira-users > alice): duplicate of id {first}"]
     assert verdict.findings[0].fields["problems"] == [f"duplicate of id {first}"]
+    assert verdict.summary.startswith("1 membership row of 2 is duplicated or points at")
 
 
 def test_membership_integrity_reports_missing_and_renamed_rows(store: Store) -> None:

@@ -105,6 +105,7 @@ def test_catalogue_lists_the_public_ids_in_order_with_their_documentation() -> N
         "username-reserved-prefix",
         "user-unique-in-directory",
         "user-count-within-plan",
+        "site-import-eligibility",
         "large-migration-notice",
     ]
     for rule in RULES:
@@ -180,7 +181,25 @@ def test_email_syntax_names_malformed_addresses(store: Any) -> None:
         "ab <a,b@example.net> (directory 'JIRA Internal Directory'): The email address"
         " contains invalid characters before the @-sign: ','"
     )
-    assert verdict.summary == "2 users have an e-mail address that Cloud rejects as malformed."
+    assert verdict.summary == "2 users have an e-mail address that the RFCs call malformed."
+    assert verdict.advisories == ()
+
+
+def test_email_syntax_warns_of_valid_addresses_the_kb_pattern_refuses(store: Any) -> None:
+    facts = store(
+        [U("bob", "bob+jira@acme.com"), U("rw", '"rwhite"@acmecorp.com'), U("ok", "ok@acme.com")]
+    )
+    verdict = run(email_syntax, facts)
+    assert verdict.findings == ()
+    assert [(a.fields["user"], a.fields["email"]) for a in verdict.advisories] == [
+        ("bob", "bob+jira@acme.com"),
+        ("rw", '"rwhite"@acmecorp.com'),
+    ]
+    assert "does not allow '+'" in verdict.advisories[0].text
+    assert verdict.summary == (
+        "All 3 users have an e-mail address that is well-formed. 2 valid addresses are refused"
+        " by the stricter pattern of Atlassian's KB."
+    )
 
 
 def test_email_syntax_passes_well_formed_addresses(store: Any) -> None:
@@ -340,7 +359,8 @@ def population(active: int, inactive: int = 0) -> list[U]:
 def test_free_plan_fails_over_its_limit(store: Any) -> None:
     verdict = run(user_count_within_plan, store(population(11)), plan="free")
     assert [f.text for f in verdict.findings] == [
-        "The backup has 11 active users, more than the Free plan's limit of 10 users"
+        "The backup has 11 users with product access, counted as all active users, as the"
+        " backup names no access groups, more than the Free plan's limit of 10 users"
     ]
     assert (verdict.observed, verdict.limit) == (11, 10)
 
@@ -348,14 +368,17 @@ def test_free_plan_fails_over_its_limit(store: Any) -> None:
 def test_free_plan_counts_active_users_only(store: Any) -> None:
     verdict = run(user_count_within_plan, store(population(10, inactive=5)), plan="free")
     assert verdict.findings == ()
-    assert verdict.summary == "The backup has 10 active users, within the Free plan's 10 users."
+    assert verdict.summary == (
+        "The backup has 10 users with product access, counted as all active users, as the"
+        " backup names no access groups, within the Free plan's 10 users."
+    )
 
 
 def test_annual_tier_too_small_names_the_tier_needed(store: Any) -> None:
     facts = store(population(125, inactive=3))
     verdict = run(user_count_within_plan, facts, billing="annual", user_tier=100)
     assert verdict.summary == (
-        "125 active users need the annual tier for 101-125 users or above,"
+        "125 users with product access need the annual tier for 101-125 users or above,"
         " but the target's tier is 100 users."
     )
     assert verdict.findings[0].fields["needed_tier"] == "101-125"
@@ -379,17 +402,21 @@ def test_annual_tier_band_follows_the_configured_tiers(store: Any) -> None:
 def test_annual_tier_large_enough_passes(store: Any) -> None:
     verdict = run(user_count_within_plan, store(population(12)), billing="annual", user_tier=25)
     assert verdict.findings == ()
-    assert verdict.summary == "12 active users fit the annual tier of 25 users."
+    assert verdict.summary == "12 users with product access fit the annual tier of 25 users."
 
 
 def test_annual_tier_unset_passes_and_reports_the_tier_needed(store: Any) -> None:
     verdict = run(user_count_within_plan, store(population(1)), billing="annual")
     assert verdict.findings == ()
     assert verdict.summary == (
-        "1 active user needs the annual tier for 1-10 users or above (target.user_tier is not set)."
+        "1 user with product access needs the annual tier for 1-10 users or above"
+        " (target.user_tier is not set)."
     )
     assert (verdict.observed, verdict.limit) == (1, 10)
-    assert verdict.properties == {"needed_tier": "1-10"}
+    assert verdict.properties == {
+        "needed_tier": "1-10",
+        "counting": "all active users, as the backup names no access groups",
+    }
 
 
 def test_monthly_billing_has_no_tier_check(store: Any) -> None:
@@ -413,7 +440,7 @@ def test_tier_band_above_the_largest_tier() -> None:
 def test_large_migration_notice_over_the_default_threshold(store: Any) -> None:
     verdict = run(large_migration_notice, store(population(1001)))
     assert [f.text for f in verdict.findings] == [
-        "The backup has 1,001 active users, more than 1000: contact Atlassian support"
+        "The backup has 1,001 active users, more than 1,000: contact Atlassian support"
         " at least two weeks before the import"
     ]
     assert (verdict.observed, verdict.limit) == (1001, 1000)

@@ -230,6 +230,7 @@ def test_properties_are_read(clean: tuple[Manifest, sqlite3.Connection]) -> None
     assert dict(db.execute("SELECT key, value FROM property")) == {
         "jira.baseurl": manifest.spec.base_url,
         "jira.title": "Acme Corp Jira",
+        "jira.mail.send.disabled": "1",  # an OSPropertyNumber (Jira's booleans)
     }
 
 
@@ -679,3 +680,88 @@ def test_scan_memory_stays_flat_on_a_30_mb_backup(tmp_path: Path, scan_within: A
     db = sqlite3.connect(store)
     assert one(db, "SELECT count(*) FROM issue") == 11_000
     assert entity_counts(db) == manifest.counts
+
+
+# --------------------------------------------------------------------------- permissions
+
+PRE_7_PERMISSIONS = """<?xml version="1.0" encoding="UTF-8"?>
+<entity-engine-xml>
+    <SchemePermissions id="10000" permission="0" type="group" parameter="jira-administrators"/>
+    <SchemePermissions id="10001" permission="1" type="group" parameter="jira-users"/>
+    <SchemePermissions id="10002" permission="44" type="group" parameter="sysadmins"/>
+    <SchemePermissions id="10003" permission="99" type="group" parameter="odd"/>
+    <SchemePermissions id="10004" permission="0" type="user" parameter="bob"/>
+    <SchemePermissions id="10005" scheme="0" permission="23" type="projectrole" parameter="10002"/>
+    <SchemePermissions id="10006" scheme="0" permission="10" type="group" parameter="x"
+        permissionKey="BROWSE_PROJECTS"/>
+    {more}
+</entity-engine-xml>
+"""
+
+
+def test_every_scheme_permission_row_is_kept(tmp_path: Path) -> None:
+    db = scan_xml(tmp_path, PRE_7_PERMISSIONS.format(more=""))
+
+    assert db.execute("SELECT * FROM scheme_permission ORDER BY rowid").fetchall() == [
+        ("10000", None, "0", "group", "jira-administrators"),
+        ("10001", None, "1", "group", "jira-users"),
+        ("10002", None, "44", "group", "sysadmins"),
+        ("10003", None, "99", "group", "odd"),
+        ("10004", None, "0", "user", "bob"),
+        ("10005", "0", "23", "projectrole", "10002"),
+        ("10006", "0", "BROWSE_PROJECTS", "group", "x"),
+    ]
+
+
+def test_pre_7_global_grants_are_global_permissions_by_name(tmp_path: Path) -> None:
+    db = scan_xml(tmp_path, PRE_7_PERMISSIONS.format(more=""))
+
+    assert db.execute("SELECT * FROM global_permission ORDER BY rowid").fetchall() == [
+        ("10000", "ADMINISTER", "jira-administrators"),
+        ("10001", "USE", "jira-users"),
+        ("10002", "SYSTEM_ADMIN", "sysadmins"),
+        ("10003", "99", "odd"),  # a number Jira never documented stays a number
+    ]
+
+
+def test_jira_7_global_permission_entries_win_over_leftover_scheme_rows(tmp_path: Path) -> None:
+    entry = '<GlobalPermissionEntry id="1" permission="ADMINISTER" group_id="admins"/>'
+
+    db = scan_xml(tmp_path, PRE_7_PERMISSIONS.format(more=entry))
+
+    assert db.execute("SELECT * FROM global_permission").fetchall() == [
+        ("1", "ADMINISTER", "admins")
+    ]
+
+
+def test_remote_issue_links_are_counted_per_issue(tmp_path: Path) -> None:
+    links = "".join(
+        f'<RemoteIssueLink id="{n}" issueid="{issue}" url="https://wiki.example.org/{n}"/>\n'
+        for n, issue in enumerate(["10", "10", "11"])
+    )
+    db = scan_xml(tmp_path, f"<entity-engine-xml>\n{links}</entity-engine-xml>\n")
+
+    assert db.execute("SELECT * FROM remote_link").fetchall() == [
+        ("0", "10"),
+        ("1", "10"),
+        ("2", "11"),
+    ]
+    assert db.execute(
+        "SELECT issue_id, n FROM per_issue WHERE what = 'remote links' ORDER BY issue_id"
+    ).fetchall() == [("10", 2), ("11", 1)]
+
+
+@pytest.mark.parametrize("name", ["zendesk-3.12-restoreData.zip", "jsu-6.0-test1.zip"])
+def test_real_pre_7_backups_name_their_administrators(
+    tmp_path: Path, corpus: Path, name: str
+) -> None:
+    backup = tmp_path / name
+    shutil.copyfile(corpus / "realworld" / name, backup)
+
+    db = scan(backup)
+
+    assert db.execute(
+        "SELECT permission, group_name FROM global_permission"
+        " WHERE permission IN ('ADMINISTER', 'SYSTEM_ADMIN') ORDER BY permission"
+    ).fetchall() == [("ADMINISTER", "jira-administrators"), ("SYSTEM_ADMIN", "jira-administrators")]
+    assert one(db, "SELECT count(*) FROM global_permission WHERE permission = 'USE'") == 1

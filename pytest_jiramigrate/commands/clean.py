@@ -37,6 +37,7 @@ from typing import Any, BinaryIO, Protocol
 from pytest_jiramigrate.core.limits import ArchiveLimits
 from pytest_jiramigrate.core.outputs import OutputError, check_output
 from pytest_jiramigrate.report.exports import write_csv_atomically
+from pytest_jiramigrate.rules.base import plural
 from pytest_jiramigrate.scan.archive import (
     ArchiveReadError,
     inspect_zip,
@@ -565,7 +566,7 @@ def run(args: argparse.Namespace) -> int:
         return _fail(f"{type(error).__name__}: {error}")
     done = "replaced" if args.replace else "removed"
     by_file = ", ".join(f"{file}: {sum(c.file == file for c in changes)}" for file in XML_FILES)
-    print(f"{done} {len(changes)} forbidden characters ({by_file}); wrote {args.out}")
+    print(f"{done} {plural(len(changes), 'forbidden character')} ({by_file}); wrote {args.out}")
     for member, target in moves.items():
         print(f"wrote {member} as {target} at the root of {args.out}")
     if args.log is not None:

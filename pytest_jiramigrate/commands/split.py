@@ -38,6 +38,7 @@ from pytest_jiramigrate.core.chunks import (
 from pytest_jiramigrate.core.limits import ArchiveLimits
 from pytest_jiramigrate.core.outputs import OutputError, check_output
 from pytest_jiramigrate.core.sizes import format_size, parse_size
+from pytest_jiramigrate.rules.base import plural
 from pytest_jiramigrate.scan.media import scan_media
 
 COPY_BLOCK = 1024 * 1024
@@ -155,7 +156,9 @@ def run(args: argparse.Namespace) -> int:
                 return 0
             started = time.monotonic()
             written = write_chunks(source, files, plan, out)
-            print(f"wrote {len(written)} zips to {out} in {time.monotonic() - started:.1f}s")
+            print(
+                f"wrote {plural(len(written), 'zip')} to {out} in {time.monotonic() - started:.1f}s"
+            )
         finally:
             db.close()
     return 0

@@ -62,6 +62,15 @@ def text(document: Document, node: Node, key: str) -> str:
     return value
 
 
+def address(document: Document, node: Node, key: str) -> str:
+    """An e-mail address: one ``@`` with a name before it and a dotted domain after it."""
+    value = text(document, node, key).strip()
+    local, at, domain = value.partition("@")
+    if not (at and local and "." in domain.strip(".") and "@" not in domain) or " " in value:
+        raise document.error(node, key, f"expected an e-mail address, got {value!r}")
+    return value
+
+
 def boolean(document: Document, node: Node, key: str) -> bool:
     if not isinstance(node, ScalarNode) or node.tag != BOOL:
         raise document.error(node, key, f"expected true or false, got {describe(node)}")

@@ -11,6 +11,7 @@ from types import MappingProxyType
 from yaml.nodes import MappingNode, Node
 
 from pytest_jiramigrate.config.converters import (
+    address,
     boolean,
     choice,
     domains,
@@ -58,6 +59,7 @@ _TARGET_FIELDS: dict[str, Converter] = {
     "user_tier": optional(whole_number(minimum=1)),
     "users": choice(USERS_STRATEGIES),
     "cloud_groups": names,
+    "importer_email": optional(address),
 }
 _EMAIL_FIELDS: dict[str, Converter] = {"allow_domains": domains, "deny_domains": domains}
 _ARCHIVE_FIELDS: dict[str, Converter] = {

@@ -40,6 +40,7 @@ class Config:
                 "user_tier": target.user_tier,
                 "users": target.users,
                 "cloud_groups": list(target.cloud_groups),
+                "importer_email": target.importer_email,
             },
             "email": {
                 "allow_domains": list(target.allow_domains),

@@ -5,7 +5,11 @@ address is one its identity platform refuses.  Atlassian names three kinds of
 fault (guide "Use Jira Site Import to migrate from server to cloud", section
 "If there are errors with usernames or emails"): the address must end in a
 top-level domain, must use a valid domain, and must be unique.  Atlassian's
-KB "Resolve invalid email addresses" adds the syntax it checks.
+KB "Resolve invalid email addresses when migrating to the Cloud" adds a
+syntax check, with a PostgreSQL pattern stricter than its own MySQL and
+Oracle queries (which accept ``+``, apostrophes and more): an address the
+RFCs call malformed is a fault (:func:`syntax_problem`), one the RFCs allow
+but that pattern refuses is an advisory (:func:`pattern_advisory`).
 
 Each validator returns a short reason, or None when the address passes, and
 never touches the network: ``email-validator`` runs with deliverability
@@ -17,7 +21,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import cache, lru_cache
 
 import email_validator
@@ -27,10 +31,19 @@ from publicsuffixlist import PublicSuffixList
 DEFAULT_DENY_DOMAINS: tuple[str, ...] = ("example.com", "example.net", "example.org")
 
 
+#: How a reason shows the domain it is about: as it is, or masked (``--jira-redact``).
+Show = Callable[[str], str]
+
+
+def as_is(value: str) -> str:
+    return value
+
+
 #: RFC 5321 section 4.5.3.1.1: a local part holds at most 64 octets.
 LOCAL_PART_LIMIT = 64
 
-#: The pattern Atlassian's KB "Resolve invalid email addresses" checks with.
+#: The PostgreSQL pattern of Atlassian's KB "Resolve invalid email addresses when
+#: migrating to the Cloud"; the same KB's MySQL and Oracle queries are looser.
 ATLASSIAN_PATTERN = r"^[A-Za-z0-9._%-]+@[A-Za-z0-9.-]+[.][A-Za-z]+$"
 _ATLASSIAN_RE = re.compile(ATLASSIAN_PATTERN)
 
@@ -89,18 +102,25 @@ def _neutralize_special_use_tld(address: str) -> str:
 
 
 def syntax_problem(address: str) -> str | None:
-    """Why ``address`` is malformed for Cloud's import, or None when it is well-formed."""
+    """Why ``address`` is malformed by the RFCs (5321, 5322, 6531), or None when it is not."""
     if not address.strip():
         return "The address is empty"
     local_part = address.rpartition("@")[0]
     if len(local_part) > LOCAL_PART_LIMIT:
         return f"The local part is {len(local_part)} characters (limit {LOCAL_PART_LIMIT})"
-    problem = _validator_problem(address)
-    if problem is not None:
-        return problem
-    if not _ATLASSIAN_RE.match(address):
-        return _atlassian_mismatch(address)
-    return None
+    return _validator_problem(address)
+
+
+def pattern_advisory(address: str) -> str | None:
+    """Why the KB's PostgreSQL pattern refuses an address the RFCs allow, or None.
+
+    Valid addresses it refuses (``bob+jira@``, ``o'brien@``, a quoted local
+    part, non-ASCII letters) are worth a look, not a failure: the same KB's
+    MySQL and Oracle queries accept them.
+    """
+    if _ATLASSIAN_RE.match(address) or syntax_problem(address) is not None:
+        return None
+    return _atlassian_mismatch(address)
 
 
 #: a domain email_validator accepts, to check a local part on its own
@@ -135,7 +155,7 @@ def _validate(address: str) -> str | None:
             _neutralize_special_use_tld(address),
             check_deliverability=False,
             globally_deliverable=False,
-            allow_quoted_local=False,
+            allow_quoted_local=True,
             allow_domain_literal=False,
             allow_display_name=False,
         )
@@ -155,22 +175,22 @@ def _atlassian_mismatch(address: str) -> str:
     return f"Atlassian's pattern {ATLASSIAN_PATTERN} requires a domain ending in '.' and letters"
 
 
-def tld_problem(address: str) -> str | None:
+def tld_problem(address: str, show: Show = as_is) -> str | None:
     """Why ``address`` does not end in an ICANN top-level domain, or None when it does."""
-    return _tld_reason(_domain_part(address))
+    return _tld_reason(_domain_part(address), show)
 
 
 @lru_cache(maxsize=4096)
-def _tld_reason(domain: str) -> str | None:
+def _tld_reason(domain: str, show: Show) -> str | None:
     if not domain:
         return "The address has no domain part"
     if "." not in domain:
-        return f"The domain '{domain}' has no top-level domain"
+        return f"The domain '{show(domain)}' has no top-level domain"
     last = domain.rpartition(".")[2]
     if not last:
-        return f"The domain '{domain}' ends with a dot instead of a top-level domain"
+        return f"The domain '{show(domain)}' ends with a dot instead of a top-level domain"
     if not public_suffix_list().is_public(last):
-        return f"'.{last}' is not a top-level domain"
+        return f"'.{show(domain).rpartition('.')[2]}' is not a top-level domain"
     return None
 
 
@@ -178,6 +198,7 @@ def domain_problem(
     address: str,
     allow: Sequence[str] = (),
     deny: Sequence[str] = DEFAULT_DENY_DOMAINS,
+    show: Show = as_is,
 ) -> str | None:
     """Why Cloud would not accept the domain of ``address``, or None.
 
@@ -192,6 +213,7 @@ def domain_problem(
         _normalize_domain(_domain_part(address)),
         tuple(_normalize_domain(name) for name in allow),
         tuple(_normalize_domain(name) for name in deny),
+        show,
     )
 
 
@@ -205,19 +227,22 @@ def _within(domain: str, name: str) -> bool:
 
 
 @lru_cache(maxsize=4096)
-def _domain_reason(domain: str, allow: tuple[str, ...], deny: tuple[str, ...]) -> str | None:
+def _domain_reason(
+    domain: str, allow: tuple[str, ...], deny: tuple[str, ...], show: Show
+) -> str | None:
     if any(_within(domain, name) for name in allow):
         return None
     if not domain:
         return "The address has no domain part"
+    shown = show(domain)
     special = _special_use_name(domain)
     if special is not None:
-        return f"'{domain}' is reserved for special use: .{special} ({SPECIAL_USE_NAMES[special]})"
+        return f"'{shown}' is reserved for special use: .{special} ({SPECIAL_USE_NAMES[special]})"
     denied = next((name for name in deny if _within(domain, name)), None)
     if denied is not None:
-        return f"'{domain}' is on the deny list ({denied})"
+        return f"'{shown}' is on the deny list ({show(denied)})"
     if public_suffix_list().privatesuffix(domain) is None:
-        return f"The registrable domain of '{domain}' cannot be determined"
+        return f"The registrable domain of '{shown}' cannot be determined"
     return None
 
 

@@ -26,12 +26,12 @@ from pytest_jiramigrate.core.chunks import plan_chunks
 from pytest_jiramigrate.core.emails import domain_problem, tld_problem
 from pytest_jiramigrate.core.sizes import format_size
 from pytest_jiramigrate.facts import Facts
-from pytest_jiramigrate.report.redact import Redactor
+from pytest_jiramigrate.rules import after_import
 from pytest_jiramigrate.rules.base import Rule, plural
 from pytest_jiramigrate.rules.media import media_chunk_size, storage_within_plan
 from pytest_jiramigrate.rules.outcome import Readiness, outcome_rank, readiness
 from pytest_jiramigrate.rules.site import CloudSite
-from pytest_jiramigrate.rules.users import active_user_count, counted_users, user_count_within_plan
+from pytest_jiramigrate.rules.users import counted_users, licensed_users, user_count_within_plan
 from pytest_jiramigrate.scan.media import attachment_path
 
 #: Rows listed per rule; the JSON report has them all.
@@ -40,6 +40,9 @@ MAX_ROWS = 200
 MAX_DOMAINS = 25
 #: what a report without a ``target`` section (an older or hand-made one) was checked against
 DEFAULT_SITE = CloudSite()
+#: Rules whose findings are what an import that succeeds drops, breaks or makes public:
+#: listed in their own "After the import" section rather than under the rules
+AFTER_IMPORT = frozenset(rule.id for rule in after_import.RULES)
 
 BANNERS: dict[Readiness, str] = {
     "not-checked": "Not checked: no rule ran",
@@ -89,14 +92,12 @@ PRINT_SCRIPT = (
 )
 
 
-def render_html(
-    report: Mapping[str, Any], facts: Facts | None, redactor: Redactor | None = None
-) -> str:
+def render_html(report: Mapping[str, Any], facts: Facts | None) -> str:
     """The page for ``report`` (schema ``jiramigrate-report/1``); pictures need ``facts``.
 
-    ``report`` should already be redacted when ``--jira-redact`` is on; the
-    ``redactor`` then also masks the e-mail domains the pictures read from
-    the facts store.
+    Under ``--jira-redact`` the report's findings are already masked, and the
+    pictures show the e-mail domains they read from the store through
+    ``facts.mask``.
     """
     verdict = readiness(str(rule.get("outcome")) for rule in report.get("rules", ()))
     backup = report.get("backup", {})
@@ -111,7 +112,8 @@ def render_html(
         identity_section(backup, facts),
         inventory_section(backup.get("counts")),
         rules_section(report.get("rules", ())),
-        pictures_section(report, facts, redactor),
+        after_import_section(report.get("rules", ())),
+        pictures_section(report, facts),
         f"<script>{PRINT_SCRIPT}</script>",
         "</body></html>",
     ]
@@ -172,9 +174,33 @@ def rules_section(rules: Sequence[Mapping[str, Any]]) -> str:
         for rule in sorted(rules, key=lambda rule: outcome_rank(str(rule.get("outcome"))))
     )
     details = "".join(
-        findings_list(rule) for rule in rules if rule.get("outcome") in ("failed", "warning")
+        findings_list(rule)
+        for rule in rules
+        if rule.get("outcome") in ("failed", "warning") and rule.get("id") not in AFTER_IMPORT
     )
     return f"<h2>Rules</h2><table>{head}{rows}</table>{details}"
+
+
+def after_import_section(rules: Sequence[Mapping[str, Any]]) -> str:
+    """What the import would drop, break or make public: the after-import rules' findings,
+    apart from the import's blockers so that they are read as the work after the move."""
+    after = [rule for rule in rules if rule.get("id") in AFTER_IMPORT]
+    if not after:
+        return ""
+    lines = "".join(
+        f"<li><code>{escape(str(rule.get('id')))}</code>"
+        f' <span class="outcome {escape(str(rule.get("outcome")))}">'
+        f"{escape(str(rule.get('outcome')))}</span>: {escape(str(rule.get('message', '')))}</li>"
+        for rule in after
+    )
+    details = "".join(
+        findings_list(rule) for rule in after if rule.get("outcome") in ("failed", "warning")
+    )
+    return (
+        "<h2>After the import</h2><p>What an import that succeeds would silently drop, break"
+        " or make public: app data, public access, work of former users, missing groups,"
+        f" broken boards, Cloud's data limits and integrations.</p><ul>{lines}</ul>{details}"
+    )
 
 
 def findings_list(rule: Mapping[str, Any]) -> str:
@@ -265,9 +291,7 @@ def figure(title: str, body: str, note: str = "") -> str:
     return f'<div class="figure"><h3>{escape(title)}</h3>{body}{remark}</div>'
 
 
-def pictures_section(
-    report: Mapping[str, Any], facts: Facts | None, redactor: Redactor | None
-) -> str:
+def pictures_section(report: Mapping[str, Any], facts: Facts | None) -> str:
     if facts is None or not _has_table(facts, "user"):
         return ""
     config = report.get("config", {})
@@ -281,7 +305,7 @@ def pictures_section(
     pictures: list[Callable[[], str]] = [
         lambda: storage_figure(facts, site, limits(storage_within_plan)),
         lambda: chunk_figure(facts, limits(media_chunk_size)),
-        lambda: domain_figure(facts, config.get("email", {}), redactor),
+        lambda: domain_figure(facts, config.get("email", {})),
         lambda: user_tier_figure(facts, site, limits(user_count_within_plan)),
     ]
     return "<h2>Pictures</h2>" + "".join(picture() for picture in pictures)
@@ -362,7 +386,7 @@ def chunk_figure(facts: Facts, limits: Mapping[str, Any]) -> str:
     return figure(title, bar_chart(bars, scale, marks), note)
 
 
-def domain_figure(facts: Facts, email: Mapping[str, Any], redactor: Redactor | None) -> str:
+def domain_figure(facts: Facts, email: Mapping[str, Any]) -> str:
     """Users per e-mail domain; a domain Cloud refuses is drawn red with its reason."""
     allow = tuple(email.get("allow_domains", ()))
     deny = tuple(email.get("deny_domains", DEFAULT_SITE.deny_domains))
@@ -374,20 +398,19 @@ def domain_figure(facts: Facts, email: Mapping[str, Any], redactor: Redactor | N
             continue
         domain = user.email.rpartition("@")[2].lower() or "(no domain)"
         domains[domain] += 1
-        problem = tld_problem(user.email) or domain_problem(user.email, allow, deny)
+        problem = tld_problem(user.email, facts.mask.domain) or domain_problem(
+            user.email, allow, deny, facts.mask.domain
+        )
         if problem:
             problems[domain] = problem
     if not domains:
         return figure("Users by e-mail domain", "", "The backup has no users.")
 
     def shown(domain: str) -> str:
-        if redactor is None or domain.startswith("("):
-            return domain
-        return redactor.domain(domain)
+        return domain if domain.startswith("(") else facts.mask.domain(domain)
 
     def hint(domain: str) -> str:
-        problem = problems.get(domain, "")
-        return problem.replace(domain, shown(domain)) if redactor is not None else problem
+        return problems.get(domain, "")
 
     bars = [
         Bar(shown(domain), count, f"{count:,}" + (" — invalid" if domain in problems else ""),
@@ -395,9 +418,10 @@ def domain_figure(facts: Facts, email: Mapping[str, Any], redactor: Redactor | N
         for domain, count in domains.most_common(MAX_DOMAINS)
     ]  # fmt: skip
     rest = len(domains) - len(bars)
-    note = f"Red: a domain Cloud refuses (hover for the reason). {len(problems)} invalid domains."
+    invalid = plural(len(problems), "invalid domain")
+    note = f"Red: a domain Cloud refuses (hover for the reason). {invalid}."
     if rest > 0:
-        note += f" {rest:,} smaller domains are not drawn."
+        note += f" {plural(rest, 'smaller domain')} {'is' if rest == 1 else 'are'} not drawn."
     reasons = "".join(
         f"<li><code>{escape(shown(domain))}</code>: {escape(hint(domain))}</li>"
         for domain in sorted(problems)
@@ -411,7 +435,7 @@ def user_tier_figure(facts: Facts, site: Mapping[str, Any], limits: Mapping[str,
     tiers = sorted(int(tier) for tier in limits["annual_tiers"])
     free_limit = int(limits["free_limit"])
     try:
-        active = active_user_count(facts)
+        active = licensed_users(facts).count  # what user-count-within-plan counts
     except sqlite3.Error:
         return ""
     plan = str(site.get("plan", DEFAULT_SITE.plan))
@@ -421,9 +445,10 @@ def user_tier_figure(facts: Facts, site: Mapping[str, Any], limits: Mapping[str,
     chosen = site.get("user_tier")
     marks = [(tier, f"{tier:,}") for tier in boundaries if tier <= scale]
     kind = "over" if not above or (chosen is not None and active > int(chosen)) else ""
-    bars = [Bar("active users", active, f"{active:,}", kind)]
+    bars = [Bar("users with product access", active, f"{active:,}", kind)]
     if chosen is not None:
         bars.append(Bar("your user tier", int(chosen), f"{int(chosen):,}"))
     tier = f"the {above[0]:,}-user tier" if above else "no tier (over the largest)"
-    note = f"{active:,} active users fit {tier} of the {plan.capitalize()} plan."
+    users = f"{plural(active, 'user')} with product access {'fits' if active == 1 else 'fit'}"
+    note = f"{users} {tier} of the {plan.capitalize()} plan."
     return figure("Users against the plan's tiers", bar_chart(bars, scale, marks[-12:]), note)

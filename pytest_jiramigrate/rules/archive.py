@@ -6,9 +6,7 @@ anything else and stops at the first XML fault, hours into the upload.
 
 from __future__ import annotations
 
-import re
-
-from pytest_jiramigrate.facts import Facts
+from pytest_jiramigrate.facts import Facts, parse_release
 from pytest_jiramigrate.rules.base import Finding, RuleSettings, Threshold, Verdict, plural, rule
 
 #: archive_problem kinds that concern where the XML files are, not the zip itself
@@ -18,7 +16,6 @@ LAYOUT_KINDS = (
     "activeobjects-nested",
     "activeobjects-missing",
 )
-_VERSION = re.compile(r"^\s*(\d+)\.(\d+)(?:\.(\d+))?")
 
 
 def _archive_findings(facts: Facts, kinds: tuple[str, ...], include: bool) -> list[Finding]:
@@ -149,7 +146,12 @@ def xml_well_formed(facts: Facts, settings: RuleSettings) -> Verdict:
     findings = _xml_findings(facts, ("not-well-formed", "doctype", "encoding"))
     if findings:
         return Verdict(findings, f"The backup's XML is not well-formed: {findings[0].text}.")
-    return Verdict((), "entities.xml and activeobjects.xml are well-formed.")
+    unread = facts.missing("activeobjects.xml")
+    if unread is None:
+        return Verdict((), "entities.xml and activeobjects.xml are well-formed.")
+    return Verdict(
+        (), f"entities.xml is well-formed; activeobjects.xml was not checked: {unread.rstrip('.')}."
+    )
 
 
 @rule(
@@ -186,14 +188,6 @@ def xml_valid_characters(facts: Facts, settings: RuleSettings) -> Verdict:
     return Verdict((), "The backup holds no character that XML 1.0 forbids.")
 
 
-def parse_version(text: str) -> tuple[int, int, int] | None:
-    match = _VERSION.match(text or "")
-    if match is None:
-        return None
-    major, minor, patch = match.groups()
-    return int(major), int(minor), int(patch or 0)
-
-
 @rule(
     id="jira-version-supported",
     title="The backup comes from a Jira version Cloud imports",
@@ -214,36 +208,40 @@ def parse_version(text: str) -> tuple[int, int, int] | None:
     " WHERE pe.property_key = 'jira.version.patched';",
 )
 def jira_version_supported(facts: Facts, settings: RuleSettings) -> Verdict:
-    text = facts.meta.get("jira_version", "")
-    version = parse_version(text)
-    supported, oldest = parse_version(settings["supported"]), parse_version(settings["oldest"])
-    fields = {"version": text, "supported": settings["supported"], "oldest": settings["oldest"]}
-    if version is None:
-        finding = Finding("the backup's header names no Jira version", fields)
+    found = facts.jira_version()
+    supported, oldest = parse_release(settings["supported"]), parse_release(settings["oldest"])
+    fields = {
+        "version": found.text if found else "",
+        "source": found.source if found else None,
+        "supported": settings["supported"],
+        "oldest": settings["oldest"],
+    }
+    if found is None or found.release is None:
+        finding = Finding(
+            "neither the entities.xml header nor the jira.version.patched property names"
+            " a Jira version",
+            fields,
+        )
         return Verdict([finding], "The backup does not say which Jira version wrote it.")
+    text, version = found.text, found.release
+    said = f"Jira {text}" + ("" if found.source.endswith("header") else f" (from {found.source})")
+    limits = {"observed": text, "limit": settings["supported"]}
     if oldest is not None and version < oldest:
-        finding = Finding(f"Jira {text} is older than {settings['oldest']}", fields)
+        finding = Finding(f"{said} is older than {settings['oldest']}", fields)
         return Verdict(
             [finding],
-            f"The backup comes from Jira {text}, which Cloud's import does not support.",
-            observed=text,
-            limit=settings["supported"],
+            f"The backup comes from {said}, which Cloud's import does not support.",
+            **limits,
         )
     if supported is not None and version < supported:
-        advisory = Finding(f"Jira {text} is older than {settings['supported']}", fields)
+        advisory = Finding(f"{said} is older than {settings['supported']}", fields)
         return Verdict(
             (),
-            f"The backup comes from Jira {text}: Cloud's import may work but does not promise to.",
-            observed=text,
-            limit=settings["supported"],
+            f"The backup comes from {said}: Cloud's import may work but does not promise to.",
             advisories=[advisory],
+            **limits,
         )
-    return Verdict(
-        (),
-        f"The backup comes from Jira {text}, which Cloud's import supports.",
-        observed=text,
-        limit=settings["supported"],
-    )
+    return Verdict((), f"The backup comes from {said}, which Cloud's import supports.", **limits)
 
 
 @rule(
@@ -251,19 +249,24 @@ def jira_version_supported(facts: Facts, settings: RuleSettings) -> Verdict:
     title="Every entity the trailer declares was read",
     group="archive",
     needs=("entities",),
-    why="""Jira ends entities.xml with a comment counting the rows it wrote per entity.
-    Fewer rows than declared mean the file was cut short or damaged, and Cloud imports
-    an incomplete site or fails near the end.""",
+    why="""Jira 4.x and later end entities.xml with a comment counting the rows it wrote
+    per entity. Fewer rows than declared mean the file was damaged, and Cloud imports
+    an incomplete site or fails near the end. Jira 3.x wrote no such comment, nor do
+    some real 7.x backups: without it, a file whose root element closes is complete as
+    far as anyone can tell (a file cut short leaves its root open, which
+    xml-well-formed reports).""",
     fix="""Take a new backup; make sure <jira-home>/export has room for it and that the
     copy to your workstation completes (compare sha256sum on both ends).""",
 )
 def backup_complete(facts: Facts, settings: RuleSettings) -> Verdict:
+    read = facts.scalar("SELECT sum(rows) FROM entity_count WHERE file = 'entities.xml'") or 0
     if facts.meta.get("trailer") != "present":
-        finding = Finding(
-            "entities.xml has no '___ Entities ___' trailer: the file was cut short",
-            {"entity": None, "read": None, "declared": None},
+        return Verdict(
+            (),
+            f"entities.xml has no '___ Entities ___' trailer to compare with; its root element"
+            f" closes after {plural(read, 'row')}, so it is complete as far as can be told.",
+            observed=read,
         )
-        return Verdict([finding], "entities.xml ends without the trailer Jira writes last.")
     rows = facts.query(
         """SELECT entity, sum(read) AS read, sum(declared) AS declared FROM (
              SELECT entity, rows AS read, 0 AS declared FROM entity_count
@@ -279,7 +282,6 @@ def backup_complete(facts: Facts, settings: RuleSettings) -> Verdict:
         for row in rows
     ]
     total = facts.scalar("SELECT declared FROM trailer_count WHERE entity = 'Total'")
-    read = facts.scalar("SELECT sum(rows) FROM entity_count WHERE file = 'entities.xml'") or 0
     if findings:
         return Verdict(
             findings,
@@ -288,7 +290,10 @@ def backup_complete(facts: Facts, settings: RuleSettings) -> Verdict:
             limit=total,
         )
     return Verdict(
-        (), f"All {read} rows the trailer declares were read.", observed=read, limit=total
+        (),
+        f"All {plural(read, 'row')} the trailer declares were read.",
+        observed=read,
+        limit=total,
     )
 
 

@@ -81,6 +81,12 @@ class Verdict:
     advisories: Sequence[Finding] = ()
 
 
+class NotChecked(Exception):
+    """Raised by a check that cannot run with this configuration (a setting it needs
+    is not set).  The item is skipped with "not checked: <why>", never passed; a rule
+    of severity ``error`` still fails the gate, since what it checks is unknown."""
+
+
 @dataclass(frozen=True)
 class RuleSettings:
     """The effective configuration one rule runs with."""

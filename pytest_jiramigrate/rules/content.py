@@ -116,7 +116,7 @@ def text_field_length(facts: Facts, settings: RuleSettings) -> Verdict:
         field = _text_field(row)
         findings.append(
             Finding(
-                text=f"{issue_label(row)} {field}: {row['length']:,} characters",
+                text=f"{issue_label(row)} {field}: {plural(row['length'], 'character')}",
                 fields={
                     "issue": row["key"],
                     "issue_id": row["issue_id"],
@@ -132,7 +132,7 @@ def text_field_length(facts: Facts, settings: RuleSettings) -> Verdict:
     longest = facts.scalar(_LONGEST_TEXT) or 0
     if not findings:
         return passed(
-            f"Every text field fits {limit:,} characters (the longest has {longest:,}).",
+            f"Every text field fits {plural(limit, 'character')} (the longest has {longest:,}).",
             observed=longest,
             limit=limit,
         )
@@ -140,7 +140,7 @@ def text_field_length(facts: Facts, settings: RuleSettings) -> Verdict:
         findings=findings,
         summary=(
             f"Jira Cloud cannot store {plural(len(findings), 'text field')} longer than"
-            f" {limit:,} characters (the longest has {longest:,})."
+            f" {plural(limit, 'character')} (the longest has {longest:,})."
         ),
         observed=longest,
         limit=limit,
@@ -178,7 +178,7 @@ def summary_length(facts: Facts, settings: RuleSettings) -> Verdict:
     )
     findings = [
         Finding(
-            text=f"{issue_label(row)} summary: {row['summary_len']:,} characters",
+            text=f"{issue_label(row)} summary: {plural(row['summary_len'], 'character')}",
             fields={
                 "issue": row["key"],
                 "issue_id": row["issue_id"],
@@ -193,7 +193,7 @@ def summary_length(facts: Facts, settings: RuleSettings) -> Verdict:
     longest = facts.scalar("SELECT coalesce(max(summary_len), 0) FROM issue")
     if not findings:
         return passed(
-            f"Every issue summary fits {limit:,} characters (the longest has {longest:,}).",
+            f"Every issue summary fits {plural(limit, 'character')} (the longest has {longest:,}).",
             observed=longest,
             limit=limit,
         )
@@ -201,7 +201,7 @@ def summary_length(facts: Facts, settings: RuleSettings) -> Verdict:
         findings=findings,
         summary=(
             f"Jira Cloud rejects {plural(len(findings), 'issue')} whose summary is longer than"
-            f" {limit:,} characters (the longest has {longest:,})."
+            f" {plural(limit, 'character')} (the longest has {longest:,})."
         ),
         observed=longest,
         limit=limit,
@@ -214,6 +214,7 @@ PER_ISSUE_LIMITS: dict[str, str] = {
     "comments": "max_comments",
     "worklogs": "max_worklogs",
     "issue links": "max_issue_links",
+    "remote links": "max_remote_links",
 }
 
 
@@ -235,9 +236,9 @@ def _most_per_issue(facts: Facts, what: str) -> int:
     id="per-issue-limits",
     title="No issue has more attachments, comments, worklogs or links than Cloud allows",
     why="""
-        Jira Cloud allows at most 2,000 attachments, 5,000 comments, 5,000 worklogs and
-        2,000 issue links (inward and outward together) on one issue; the import fails or
-        drops the rest. (Atlassian, "Jira Cloud data limits".)
+        Jira Cloud allows at most 2,000 attachments, 5,000 comments, 5,000 worklogs,
+        2,000 issue links (inward and outward together) and 2,000 remote links on one
+        issue; the import fails or drops the rest. (Atlassian, "Jira Cloud data limits".)
     """,
     fix="""
         On the server, reduce each listed issue below the limit: delete obsolete attachments,
@@ -249,6 +250,7 @@ def _most_per_issue(facts: Facts, what: str) -> int:
         Threshold("max_comments", 5000, "comments on one issue"),
         Threshold("max_worklogs", 5000, "worklogs on one issue"),
         Threshold("max_issue_links", 2000, "issue links on one issue, counting both directions"),
+        Threshold("max_remote_links", 2000, "remote links (to web pages, Confluence) on one issue"),
     ],
     sql="""
         SELECT issueid, 'attachments', count(*) FROM fileattachment
@@ -263,7 +265,10 @@ def _most_per_issue(facts: Facts, what: str) -> int:
         SELECT issue, 'issue links', count(*)
         FROM (SELECT source AS issue FROM issuelink
               UNION ALL SELECT destination FROM issuelink) AS ends
-        GROUP BY issue HAVING count(*) > 2000;
+        GROUP BY issue HAVING count(*) > 2000
+        UNION ALL
+        SELECT issueid, 'remote links', count(*) FROM remotelink
+        GROUP BY issueid HAVING count(*) > 2000;
         -- issue key of an id: SELECT p.pkey || '-' || i.issuenum FROM jiraissue i
         --                     JOIN project p ON p.id = i.project WHERE i.id = <issueid>
     """,
@@ -283,7 +288,8 @@ def per_issue_limits(facts: Facts, settings: RuleSettings) -> Verdict:
                 order,
             )
             finding = Finding(
-                text=f"{issue_label(row)}: {row['n']:,} {what} (limit {limit:,})",
+                text=f"{issue_label(row)}: {plural(row['n'], what.removesuffix('s'))}"
+                f" (limit {limit:,})",
                 fields={
                     "issue": row["key"],
                     "issue_id": row["issue_id"],
@@ -297,16 +303,16 @@ def per_issue_limits(facts: Facts, settings: RuleSettings) -> Verdict:
     findings = [finding for _, finding in sorted(found, key=lambda pair: pair[0])]
     if not findings:
         return passed(
-            "No issue has more attachments, comments, worklogs or issue links than Jira Cloud"
-            " allows.",
+            "No issue has more attachments, comments, worklogs, issue links or remote links"
+            " than Jira Cloud allows.",
             properties=most,
         )
     issues = len({finding.fields["issue_id"] for finding in findings})
     return Verdict(
         findings=findings,
         summary=(
-            "Jira Cloud's per-issue limits on attachments, comments, worklogs or issue links"
-            f" are exceeded on {plural(issues, 'issue')}."
+            "Jira Cloud's per-issue limits on attachments, comments, worklogs, issue links or"
+            f" remote links are exceeded on {plural(issues, 'issue')}."
         ),
         observed=len(findings),
         properties=most,
@@ -345,19 +351,19 @@ def site_guardrails(facts: Facts, settings: RuleSettings) -> Verdict:
     limits = {"issues": settings["max_issues"], "projects": settings["max_projects"]}
     findings = [
         Finding(
-            text=f"{counts[what]:,} {what} (guardrail {limits[what]:,})",
+            text=f"{plural(counts[what], what.removesuffix('s'))} (guardrail {limits[what]:,})",
             fields={"what": what, "count": counts[what], "limit": limits[what]},
         )
         for what in counts
         if counts[what] > limits[what]
     ]
-    observed = f"{counts['issues']} issues, {counts['projects']} projects"
-    limit = f"{limits['issues']} issues, {limits['projects']} projects"
+    observed = f"{plural(counts['issues'], 'issue')}, {plural(counts['projects'], 'project')}"
+    limit = f"{plural(limits['issues'], 'issue')}, {plural(limits['projects'], 'project')}"
     sizes = (
         f"The site has {plural(counts['issues'], 'issue')}"
         f" in {plural(counts['projects'], 'project')}"
     )
-    guardrails = f"{limits['issues']:,} issues and {limits['projects']:,} projects"
+    guardrails = f"{plural(limits['issues'], 'issue')} and {plural(limits['projects'], 'project')}"
     if not findings:
         return passed(
             f"{sizes}, within Jira Cloud's site guardrails of {guardrails}.",
@@ -386,9 +392,10 @@ def normalized_url(url: str) -> str:
     why="""
         During the import Jira Cloud lists the server URLs found in the backup and asks which
         one is the site being migrated, so that links to it point at the new Cloud site. The
-        backup must record that URL (the jira.baseurl property, repeated as Base URL in the
-        entities.xml header) and both must agree, or links keep pointing at the old server.
-        (Atlassian, "Use Jira Site Import to migrate from server to cloud", step 4.)
+        import reads the jira.baseurl property; without it, links keep pointing at the old
+        server. The "Base URL" line of the entities.xml header is only a comment (Jira wrote
+        none before 4.1): when it disagrees with the property, that is worth a look, not a
+        failure. (Atlassian, "Use Jira Site Import to migrate from server to cloud", step 4.)
     """,
     fix="""
         On the server, set Administration > System > General configuration > Base URL to the
@@ -403,48 +410,47 @@ def normalized_url(url: str) -> str:
     group="content",
 )
 def server_base_url(facts: Facts, settings: RuleSettings) -> Verdict:
-    stored = facts.scalar(
-        "SELECT value FROM property WHERE key = 'jira.baseurl' AND trim(value) != ''"
-        " ORDER BY rowid LIMIT 1"
+    stored, header = facts.base_url, (facts.meta.get("base_url") or "").strip() or None
+    differ = (
+        stored is not None
+        and header is not None
+        and normalized_url(stored) != normalized_url(header)
     )
-    header = (facts.meta.get("base_url") or "").strip() or None
+    # the URLs name the organisation: from here on, only as the mask shows them
+    stored, header = (None if url is None else facts.mask.url(url) for url in (stored, header))
     properties = {
         name: value
         for name, value in (("jira_baseurl", stored), ("header_base_url", header))
         if value is not None
     }
-    findings = []
     if stored is None:
-        findings.append(
-            Finding("the jira.baseurl property is not set", {"property": "jira.baseurl"})
-        )
-    if header is None:
-        findings.append(Finding("the entities.xml header has no Base URL", {"header": "Base URL"}))
-    if (
-        stored is not None
-        and header is not None
-        and normalized_url(stored) != normalized_url(header)
-    ):
-        findings.append(
-            Finding(
-                f"jira.baseurl is {stored} but the entities.xml header says {header}",
-                {"jira_baseurl": stored, "header_base_url": header},
-            )
-        )
-    if findings:
+        finding = Finding("the jira.baseurl property is not set", {"property": "jira.baseurl"})
         return Verdict(
-            findings=findings,
+            findings=[finding],
             summary=(
-                "The backup does not record one base URL for the server, so it is unclear which"
-                " URL to select in the import's link-mapping step."
+                "The backup does not record the server's base URL (the jira.baseurl property),"
+                " so links to the server cannot be mapped to the Cloud site."
             ),
             properties=properties,
         )
-    return passed(
+    advice = (
         f"Select {stored} in the import's link-mapping step so that links to the server point"
-        " at the new Cloud site.",
-        properties=properties,
+        " at the new Cloud site."
     )
+    if differ:
+        advisory = Finding(
+            f"the jira.baseurl property is {stored} but the entities.xml header says {header}",
+            {"jira_baseurl": stored, "header_base_url": header},
+        )
+        return passed(
+            f"{advice} The header comment names another URL, {header}: check which one users"
+            " reach the site at.",
+            properties=properties,
+            advisories=[advisory],
+        )
+    if header is None:
+        advice += " (The entities.xml header has no Base URL line; the property is what counts.)"
+    return passed(advice, properties=properties)
 
 
 RULES: tuple[Rule, ...] = (

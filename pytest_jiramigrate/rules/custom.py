@@ -27,7 +27,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from pytest_jiramigrate.facts import Facts
+from pytest_jiramigrate.facts import Facts, Mask, mask_columns
 from pytest_jiramigrate.rules.base import Finding, Rule, RuleSettings, Severity, Verdict
 
 #: What the authorizer lets a custom query do: read tables and call functions.
@@ -116,7 +116,7 @@ class SQLCheck:
 
     def __call__(self, facts: Facts, settings: RuleSettings) -> Verdict:
         columns, rows = run_read_only(facts.db, self.sql, self.budget)
-        findings = [self._finding(columns, row) for row in rows]
+        findings = [self._finding(columns, row, facts.mask) for row in rows]
         if not findings:
             return Verdict(findings=(), summary="The custom rule's query returned no rows.")
         noun = "row" if len(findings) == 1 else "rows"
@@ -127,8 +127,11 @@ class SQLCheck:
             limit=settings.max_findings,
         )
 
-    def _finding(self, columns: Sequence[str], row: Sequence[Any]) -> Finding:
-        fields = {column: _plain(value) for column, value in zip(columns, row, strict=True)}
+    def _finding(self, columns: Sequence[str], row: Sequence[Any], mask: Mask) -> Finding:
+        """The row as a finding: identity columns (``user_name``, ``email``...) masked under
+        --jira-redact before the text is formatted from them."""
+        plain = {column: _plain(value) for column, value in zip(columns, row, strict=True)}
+        fields = mask_columns(plain, mask)
         if not self.finding:
             return Finding(", ".join(f"{name}={value}" for name, value in fields.items()), fields)
         try:

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pytest_jiramigrate.facts import Facts
+from pytest_jiramigrate.facts import Facts, Mask
 from pytest_jiramigrate.rules.base import (
     Finding,
     Rule,
@@ -82,8 +82,10 @@ WITH live AS (
 
 
 def imported_user_names(facts: Facts) -> dict[str, str]:
-    """Lower-case username -> username of every user the import creates (``counted_users``)."""
-    return {user.lower_user_name: user.user_name for user in counted_users(facts)}
+    """Lower-case username -> username, as findings show it (``facts.mask``), of every user
+    the import creates (``counted_users``)."""
+    mask = facts.mask
+    return {user.lower_user_name: mask.user(user.user_name) for user in counted_users(facts)}
 
 
 def group_members(facts: Facts, lower_group: str, users: Mapping[str, str]) -> list[Member]:
@@ -321,14 +323,15 @@ def group_merge_escalation(facts: Facts, settings: RuleSettings) -> Verdict:
         admin_groups += bool(finding.fields["admin_permissions"])
     if not findings:
         return passed(
-            f"No backup group with members shares a name with the {len(cloud_groups)}"
-            " Cloud groups, so merging users escalates no one."
+            "No backup group with members shares a name with the"
+            f" {plural(len(cloud_groups), 'Cloud group')}, so merging users escalates no one."
         )
     return Verdict(
         findings=findings,
         summary=(
-            f"{plural(len(findings), 'backup group')} ({admin_groups} holding ADMINISTER or"
-            " SYSTEM_ADMIN) merge into same-named Cloud groups, giving"
+            f"{plural(len(findings), 'backup group')} ({admin_groups:,} holding ADMINISTER or"
+            f" SYSTEM_ADMIN) {'merges' if len(findings) == 1 else 'merge'} into same-named"
+            " Cloud groups, giving"
             f" {plural(len(gaining), 'user')} those groups' access."
         ),
         observed=len(findings),
@@ -403,6 +406,17 @@ def _side_problems(row: Mapping[str, Any], side: str, kind: str) -> list[str]:
     return problems
 
 
+def _shown_names(row: dict[str, Any], mask: Mask) -> dict[str, Any]:
+    """The row with the names a finding shows of a user child masked; the lower-case names
+    the problems are found with stay as they are."""
+    if row["membership_type"] != GROUP_USER:
+        return row
+    for column in ("child_name", "child_row_name"):
+        if row.get(column):
+            row[column] = mask.user(row[column])
+    return row
+
+
 def membership_problems(row: Mapping[str, Any]) -> list[str]:
     """Every reason one membership row (from ``_SUSPECT_MEMBERSHIPS``) breaks the import."""
     problems = []
@@ -459,7 +473,7 @@ def membership_integrity(facts: Facts, settings: RuleSettings) -> Verdict:
     findings = []
     checked = facts.scalar("SELECT count(*) FROM membership") or 0
     for row in facts.rows(_SUSPECT_MEMBERSHIPS):
-        values = dict(row)
+        values = _shown_names(dict(row), facts.mask)
         problems = membership_problems(values)
         if problems:
             findings.append(
@@ -488,7 +502,8 @@ def membership_integrity(facts: Facts, settings: RuleSettings) -> Verdict:
     return Verdict(
         findings=findings,
         summary=(
-            f"{plural(len(findings), 'membership row')} of {checked:,} are duplicated or point"
+            f"{plural(len(findings), 'membership row')} of {checked:,}"
+            f" {'is duplicated or points' if len(findings) == 1 else 'are duplicated or point'}"
             " at missing or differently named groups and users, which fails Cloud's import."
         ),
         observed=len(findings),

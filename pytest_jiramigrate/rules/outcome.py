@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from pytest_jiramigrate.facts import Facts
-from pytest_jiramigrate.rules.base import Rule, RuleSettings, Verdict
+from pytest_jiramigrate.rules.base import NotChecked, Rule, RuleSettings, Verdict
 
 #: ``error`` means the rule could not run (its input is unreadable, or it raised).
 Status = Literal["passed", "failed", "warning", "skipped", "error"]
@@ -76,11 +76,14 @@ def evaluate(rule: Rule, facts: Facts, settings: RuleSettings, target: str) -> O
             return Outcome(rule, target, settings, "error", reason=f"not checked: {missing}")
     try:
         verdict = rule.check(facts, settings)
+    except NotChecked as why:
+        status: Status = "error" if settings.severity == "error" else "skipped"
+        return Outcome(rule, target, settings, status, reason=f"not checked: {why}")
     except Exception as error:  # a third-party rule must not take down the session
         reason = f"rule {rule.id} raised {type(error).__name__}: {error}"
         return Outcome(rule, target, settings, "error", reason=reason)
     if len(verdict.findings) <= settings.max_findings:
-        status: Status = "warning" if verdict.advisories else "passed"
+        status = "warning" if verdict.advisories else "passed"
         return Outcome(rule, target, settings, status, verdict)
     status = "failed" if settings.severity == "error" else "warning"
     return Outcome(rule, target, settings, status, verdict)

@@ -51,3 +51,5 @@ class CloudSite:
     cloud_groups: tuple[str, ...] = DEFAULT_CLOUD_GROUPS
     allow_domains: tuple[str, ...] = ()
     deny_domains: tuple[str, ...] = DEFAULT_DENY_DOMAINS
+    #: the Cloud site administrator who runs the import (``importer-account``)
+    importer_email: str | None = None

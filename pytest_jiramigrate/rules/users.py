@@ -19,14 +19,18 @@ Which users count (one decision, used by every rule through
   ``active = 0`` is skipped by Jira when it resolves users: its users cannot
   log in and do not shadow anyone, so they are left out before shadowing.
   Enable the directory before the backup if its users must come across.
-* **Active users for the plan and tier.**  The guide asks for "a user tier
-  that supports all of the users you plan to import" and warns about
-  "migrating over 1,000 users".  Cloud bills users with product access, and
-  "the import process won't automatically apply the default application
-  access settings or grant access to new users": access is granted afterwards
-  to the groups of the people who use Jira, which inactive (deactivated)
-  server users are not.  ``user-count-within-plan`` and
-  ``large-migration-notice`` therefore count active users only.
+* **Licensed users for the plan, the tier and site-import eligibility.**  The
+  guide asks for "a user tier that supports all of the users you plan to
+  import", and Cloud bills users with product access (Atlassian, "Manage users
+  and user tiers").  :func:`licensed_users` counts the active users who have
+  it on the server: from Jira 7 the members (direct, or through nested
+  groups) of the groups in ``LicenseRoleGroup``; before 7.0 the members of
+  the groups holding the global USE permission; all active users only when
+  the backup has neither.  ``user-count-within-plan`` and
+  ``site-import-eligibility`` use that count and say which counting it was.
+* **Active users for the advance notice.**  The guide asks for notice when
+  "migrating over 1,000 users": ``large-migration-notice`` counts every active
+  user that comes across.
 
 ``user-unique-in-directory`` is the one rule that looks *before* shadowing,
 because its fault is two rows for the same username inside one directory.
@@ -36,11 +40,16 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from pytest_jiramigrate.core.emails import domain_problem, syntax_problem, tld_problem
-from pytest_jiramigrate.facts import Facts
+from pytest_jiramigrate.core.emails import (
+    domain_problem,
+    pattern_advisory,
+    syntax_problem,
+    tld_problem,
+)
+from pytest_jiramigrate.facts import Facts, Mask
 from pytest_jiramigrate.rules.base import (
     Finding,
     Rule,
@@ -106,14 +115,16 @@ class ImportedUser:
     def where(self) -> str:
         return "" if self.directory is None else f" (directory '{self.directory}')"
 
-    def finding(self, reason: str, *, with_email: bool = True) -> Finding:
-        address = f" <{self.email}>" if with_email else ""
+    def finding(self, reason: str, mask: Mask, *, with_email: bool = True) -> Finding:
+        """The user named through ``mask``: the text is built from the masked values."""
+        user, email = mask.user(self.user_name), mask.email(self.email)
+        address = f" <{email}>" if with_email else ""
         return Finding(
-            text=f"{self.user_name}{address}{self.where()}: {reason}",
+            text=f"{user}{address}{self.where()}: {reason}",
             fields={
-                "user": self.user_name,
-                "display_name": self.display_name,
-                "email": self.email,
+                "user": user,
+                "display_name": self.display_name and mask.name(self.display_name),
+                "email": email,
                 "directory": self.directory,
                 "directory_id": self.directory_id,
                 "line": self.line,
@@ -154,8 +165,79 @@ def counted_users(facts: Facts) -> list[ImportedUser]:
 
 
 def active_user_count(facts: Facts) -> int:
-    """Users that take a seat in Cloud: active counted users."""
+    """Active counted users: the ones large-migration-notice counts (seats are
+    :func:`licensed_users`)."""
     return sum(user.active for user in counted_users(facts))
+
+
+@dataclass(frozen=True)
+class LicensedUsers:
+    """How many users take a seat in Cloud, and how they were told apart (said in verdicts)."""
+
+    count: int
+    counting: str
+
+
+#: The groups that give product access, and every group nested in them (Jira's
+#: GROUP_GROUP memberships: the child group's members are the parent's too).
+_ACCESS_GROUPS_SQL = """
+WITH RECURSIVE access(name) AS (
+    {granting}
+    UNION
+    SELECT coalesce(m.lower_child_name, lower(m.child_name))
+    FROM membership AS m JOIN access AS a
+      ON coalesce(m.lower_parent_name, lower(m.parent_name)) = a.name
+    WHERE m.membership_type = 'GROUP_GROUP')
+SELECT DISTINCT coalesce(m.lower_child_name, lower(m.child_name)), m.directory_id
+FROM membership AS m JOIN access AS a
+  ON coalesce(m.lower_parent_name, lower(m.parent_name)) = a.name
+WHERE m.membership_type = 'GROUP_USER'
+"""
+
+_GRANTING = (
+    (
+        "SELECT lower(group_name) FROM license_role_group WHERE group_name IS NOT NULL",
+        "members of the LicenseRoleGroup application-access groups",
+    ),
+    (
+        "SELECT lower(group_name) FROM global_permission"
+        " WHERE permission = 'USE' AND group_name IS NOT NULL",
+        "members of the groups with the global USE permission",
+    ),
+)
+
+
+def licensed_users(facts: Facts) -> LicensedUsers:
+    """Active users with product access: members of the groups that grant it (module docstring)."""
+    return facts.derived("licensed_users", _count_licensed)
+
+
+def _count_licensed(facts: Facts) -> LicensedUsers:
+    active = [user for user in counted_users(facts) if user.active]
+    for granting, counting in _GRANTING:
+        if facts.scalar(f"SELECT count(*) FROM ({granting})"):
+            members: dict[str, set[str | None]] = defaultdict(set)
+            for name, directory_id in facts.db.execute(
+                _ACCESS_GROUPS_SQL.format(granting=granting)
+            ):
+                members[name].add(directory_id)
+            count = sum(
+                1
+                for user in active
+                if user.lower_user_name in members
+                and _same_directory(user.directory_id, members[user.lower_user_name])
+            )
+            return LicensedUsers(count, counting)
+    return LicensedUsers(len(active), "all active users, as the backup names no access groups")
+
+
+def _same_directory(directory_id: str | None, membership_directories: set[str | None]) -> bool:
+    """A membership belongs to the user of its directory (pre-4.3 rows have none)."""
+    return (
+        directory_id is None
+        or None in membership_directories
+        or (directory_id in membership_directories)
+    )
 
 
 def agree(count: int, noun: str, singular_verb: str, plural_verb: str) -> str:
@@ -177,7 +259,7 @@ def _address_verdict(
     for user in users:
         reason = problem(user.email)
         if reason is not None:
-            findings.append(user.finding(reason))
+            findings.append(user.finding(reason, facts.mask))
     if findings:
         subject = agree(len(findings), "user", "has", "have")
         return Verdict(findings, f"{subject} an e-mail address {fault}.")
@@ -190,14 +272,39 @@ def _scanned(
     facts: Facts, column: str, problem: Callable[[str], str | None]
 ) -> Callable[[str], str | None]:
     """``problem``, answered from the verdicts the scan stored (``email_check``) where it can:
-    they do not depend on the configuration, and 20,000 addresses take a second to check."""
+    they do not depend on the configuration, and 20,000 addresses take a second to check.
+
+    The stored reasons name domains in clear; under --jira-redact an offender's reason
+    is made again by ``problem``, which shows the domain through the mask.
+    """
     verdicts: dict[str, str | None] = facts.derived(
         f"email_check.{column}",
         lambda f: dict(f.db.execute(f"SELECT email, {column} FROM email_check").fetchall()),
     )
+    redacting = facts.mask.redacting
 
     def check(address: str) -> str | None:
-        return verdicts[address] if address in verdicts else problem(address)
+        if address not in verdicts:
+            return problem(address)
+        stored = verdicts[address]
+        return problem(address) if stored is not None and redacting else stored
+
+    return check
+
+
+def _withheld(problem: Callable[[str], str | None], mask: Mask) -> Callable[[str], str | None]:
+    """A syntax reason that could quote the address (email-validator's IDNA errors do),
+    withheld under --jira-redact rather than rewritten."""
+
+    def check(address: str) -> str | None:
+        reason = problem(address)
+        if reason is None or not mask.redacting:
+            return reason
+        local, _, domain = address.rpartition("@")
+        pieces = [piece for piece in (local, *domain.split(".")) if len(piece) > 2]
+        if any(piece.lower() in reason.lower() for piece in pieces):
+            return "The address is malformed (the reason quotes it: withheld under --jira-redact)"
+        return reason
 
     return check
 
@@ -231,7 +338,7 @@ where d.active = 1 and (u.email_address is null or trim(u.email_address) = '')
 def email_present(facts: Facts, settings: RuleSettings) -> Verdict:
     users = counted_users(facts)
     findings = [
-        user.finding("no e-mail address", with_email=False)
+        user.finding("no e-mail address", facts.mask, with_email=False)
         for user in users
         if not user.email.strip()
     ]
@@ -247,18 +354,23 @@ def email_present(facts: Facts, settings: RuleSettings) -> Verdict:
     id="email-syntax",
     title="E-mail addresses are well-formed",
     why="""
-        Cloud's user import refuses malformed addresses. Atlassian's KB "Resolve
-        invalid email addresses" checks them with the pattern
-        ^[A-Za-z0-9._%-]+@[A-Za-z0-9.-]+[.][A-Za-z]+$ (so '+', apostrophes and
-        non-ASCII letters are refused too), and RFC 5321 limits the part before
-        the @ to 64 characters.
+        Cloud's user import refuses malformed addresses: what the RFCs (5321,
+        5322, 6531) do not allow, including a part before the @ longer than 64
+        characters. Atlassian's KB "Resolve invalid email addresses when
+        migrating to the Cloud" finds them on PostgreSQL with the pattern
+        ^[A-Za-z0-9._%-]+@[A-Za-z0-9.-]+[.][A-Za-z]+$, which is stricter than
+        the same KB's MySQL and Oracle queries: valid addresses it refuses ('+',
+        apostrophes, quoted or non-ASCII local parts) are listed as warnings.
     """,
     fix="""
         Correct each listed address in Jira or in the directory it comes from
         (for an LDAP directory, in LDAP, then synchronise), then take a new backup.
+        Addresses listed as warnings are valid: change them only if the import
+        refuses them.
     """,
     sql="""
--- PostgreSQL; on MySQL use "not regexp", on Oracle "not regexp_like(...)"
+-- PostgreSQL (the KB's pattern: it also lists valid addresses with '+' or apostrophes);
+-- on MySQL use "not regexp", on Oracle "not regexp_like(...)"
 select u.user_name, u.email_address, d.directory_name
 from cwd_user u join cwd_directory d on d.id = u.directory_id
 where d.active = 1
@@ -269,11 +381,25 @@ where d.active = 1
     needs=("entities",),
 )
 def email_syntax(facts: Facts, settings: RuleSettings) -> Verdict:
-    return _address_verdict(
+    verdict = _address_verdict(
         facts,
-        _scanned(facts, "syntax", syntax_problem),
-        "that Cloud rejects as malformed",
+        _withheld(_scanned(facts, "syntax", syntax_problem), facts.mask),
+        "that the RFCs call malformed",
         "that is well-formed",
+    )
+    pattern = _scanned(facts, "pattern", pattern_advisory)
+    advisories = [
+        user.finding(reason, facts.mask)
+        for user in _with_email(counted_users(facts))
+        if (reason := pattern(user.email)) is not None
+    ]
+    if not advisories:
+        return verdict
+    subject = agree(len(advisories), "valid address", "is", "are")
+    return replace(
+        verdict,
+        summary=f"{verdict.summary} {subject} refused by the stricter pattern of Atlassian's KB.",
+        advisories=advisories,
     )
 
 
@@ -304,7 +430,7 @@ group by 1 order by 1
 def email_tld(facts: Facts, settings: RuleSettings) -> Verdict:
     return _address_verdict(
         facts,
-        _scanned(facts, "tld", tld_problem),
+        _scanned(facts, "tld", lambda address: tld_problem(address, facts.mask.domain)),
         "without a top-level domain",
         "with a top-level domain",
     )
@@ -344,7 +470,7 @@ def email_domain(facts: Facts, settings: RuleSettings) -> Verdict:
     target = settings.target
 
     def problem(address: str) -> str | None:
-        return domain_problem(address, target.allow_domains, target.deny_domains)
+        return domain_problem(address, target.allow_domains, target.deny_domains, facts.mask.domain)
 
     return _address_verdict(
         facts, problem, "on a domain Cloud does not accept", "on an accepted domain"
@@ -380,7 +506,7 @@ def email_unique(facts: Facts, settings: RuleSettings) -> Verdict:
     for user in users:
         by_address[user.email.strip().lower()].append(user)
     findings = [
-        _shared_address(address, sharing)
+        _shared_address(address, sharing, facts.mask)
         for address, sharing in sorted(by_address.items())
         if len(sharing) > 1
     ]
@@ -396,16 +522,18 @@ def email_unique(facts: Facts, settings: RuleSettings) -> Verdict:
     return Verdict((), f"{_all(len(users), 'user', 'has', 'have')} a unique e-mail address.")
 
 
-def _shared_address(address: str, users: Sequence[ImportedUser]) -> Finding:
+def _shared_address(address: str, users: Sequence[ImportedUser], mask: Mask) -> Finding:
+    names = [mask.user(user.user_name) for user in users]
     named = ", ".join(
-        user.user_name if user.directory is None else f"{user.user_name} ({user.directory})"
-        for user in users
+        name if user.directory is None else f"{name} ({user.directory})"
+        for name, user in zip(names, users, strict=True)
     )
+    shown = mask.email(address)
     return Finding(
-        text=f"{address}: {named}",
+        text=f"{shown}: {named}",
         fields={
-            "email": address,
-            "users": [user.user_name for user in users],
+            "email": shown,
+            "users": names,
             "directories": [user.directory for user in users],
             "count": len(users),
         },
@@ -436,7 +564,9 @@ def username_reserved_prefix(facts: Facts, settings: RuleSettings) -> Verdict:
     users = counted_users(facts)
     reason = f"starts with the reserved prefix {RESERVED_PREFIX}"
     findings = [
-        user.finding(reason) for user in users if user.lower_user_name.startswith(RESERVED_PREFIX)
+        user.finding(reason, facts.mask)
+        for user in users
+        if user.lower_user_name.startswith(RESERVED_PREFIX)
     ]
     if findings:
         subject = agree(len(findings), "username", "starts", "start")
@@ -471,7 +601,7 @@ def user_unique_in_directory(facts: Facts, settings: RuleSettings) -> Verdict:
     rows: dict[tuple[str | None, str], list[ImportedUser]] = defaultdict(list)
     for user in imported_users(facts):
         rows[(user.directory_id, user.lower_user_name)].append(user)
-    findings = [_duplicate_rows(copies) for copies in rows.values() if len(copies) > 1]
+    findings = [_duplicate_rows(copies, facts.mask) for copies in rows.values() if len(copies) > 1]
     if findings:
         subject = agree(len(findings), "username", "appears", "appear")
         return Verdict(findings, f"{subject} more than once in the same directory.")
@@ -480,15 +610,17 @@ def user_unique_in_directory(facts: Facts, settings: RuleSettings) -> Verdict:
     )
 
 
-def _duplicate_rows(copies: Sequence[ImportedUser]) -> Finding:
+def _duplicate_rows(copies: Sequence[ImportedUser], mask: Mask) -> Finding:
+    """One username's rows in one directory; under --jira-redact the spellings, which differ
+    only in case, become one pseudonym."""
     first = copies[0]
-    spellings = ", ".join(copy.user_name for copy in copies)
+    user, spellings = mask.user(first.lower_user_name), [mask.user(c.user_name) for c in copies]
     return Finding(
-        text=f"{first.lower_user_name} appears {len(copies)} times{first.where()}: {spellings}",
+        text=f"{user} appears {len(copies)} times{first.where()}: {', '.join(spellings)}",
         fields={
-            "user": first.lower_user_name,
-            "users": [copy.user_name for copy in copies],
-            "emails": [copy.email for copy in copies],
+            "user": user,
+            "users": spellings,
+            "emails": [mask.email(copy.email) for copy in copies],
             "directory": first.directory,
             "directory_id": first.directory_id,
             "lines": [copy.line for copy in copies],
@@ -509,7 +641,7 @@ def tier_band(tiers: Sequence[int], users: int) -> tuple[int, str] | None:
 
 @rule(
     id="user-count-within-plan",
-    title="The Cloud plan and user tier hold every active user",
+    title="The Cloud plan and user tier hold every user with product access",
     why="""
         The import fails when it brings more users than the site allows. The
         Free plan holds 10 users ("If you attempt to migrate more users than the
@@ -517,11 +649,14 @@ def tier_band(tiers: Sequence[int], users: int) -> tuple[int, str] | None:
         "check that you have a user tier that supports all of the users you plan
         to import. For example, if you plan to import 125 users, you'll need the
         annual user tier for 101 - 200 users or above for the import to succeed.
-        If you're paying monthly, this doesn't apply." Active users are counted:
-        inactive ones come across without product access and take no seat.
+        If you're paying monthly, this doesn't apply." Cloud bills the users with
+        product access (Atlassian, "Manage users and user tiers"): the active
+        members of the groups that grant application access (LicenseRoleGroup,
+        Jira 7+) or the global USE permission (before 7.0); all active users when
+        the backup names neither.
     """,
     fix="""
-        Choose a plan or annual tier that holds the active users (set
+        Choose a plan or annual tier that holds the users with product access (set
         target.plan/target.billing/target.user_tier to match the Cloud site),
         stay on monthly billing until the import is done, as Atlassian
         recommends, or deactivate users who no longer need Jira and take a new
@@ -545,44 +680,61 @@ where d.active = 1 and u.active = 1
     needs=("entities",),
 )
 def user_count_within_plan(facts: Facts, settings: RuleSettings) -> Verdict:
-    active = active_user_count(facts)
+    licensed = licensed_users(facts)
     target = settings.target
+    counting = {"counting": licensed.counting}
     if target.plan == "free":
-        return _free_plan_verdict(active, int(settings["free_limit"]))
+        return _free_plan_verdict(licensed, int(settings["free_limit"]))
     if target.billing == "monthly":
         return Verdict(
             (),
-            f"The backup has {plural(active, 'active user')}; monthly billing has no user tier"
-            " to outgrow.",
-            observed=active,
+            f"{_has_licensed(licensed)}; monthly billing has no user tier to outgrow.",
+            observed=licensed.count,
+            properties=counting,
         )
     tiers = [int(tier) for tier in settings["annual_tiers"]]
-    return _annual_tier_verdict(active, tiers, target.user_tier)
+    return _annual_tier_verdict(licensed, tiers, target.user_tier)
 
 
-def _free_plan_verdict(active: int, free_limit: int) -> Verdict:
-    users = f"The backup has {plural(active, 'active user')}"
-    if active <= free_limit:
+def _has_licensed(licensed: LicensedUsers) -> str:
+    """``The backup has 12 users with product access, counted as members of ...``."""
+    return (
+        f"The backup has {plural(licensed.count, 'user')} with product access,"
+        f" counted as {licensed.counting}"
+    )
+
+
+def _free_plan_verdict(licensed: LicensedUsers, free_limit: int) -> Verdict:
+    users, count = _has_licensed(licensed), licensed.count
+    properties = {"counting": licensed.counting}
+    if count <= free_limit:
         return Verdict(
             (),
-            f"{users}, within the Free plan's {free_limit} users.",
-            observed=active,
+            f"{users}, within the Free plan's {plural(free_limit, 'user')}.",
+            observed=count,
             limit=free_limit,
+            properties=properties,
         )
-    text = f"{users}, more than the Free plan's limit of {free_limit} users"
-    finding = Finding(text, {"active_users": active, "plan": "free", "limit": free_limit})
-    return Verdict((finding,), text + ".", observed=active, limit=free_limit)
+    text = f"{users}, more than the Free plan's limit of {plural(free_limit, 'user')}"
+    fields = {"licensed_users": count, "counting": licensed.counting, "plan": "free"}
+    finding = Finding(text, {**fields, "limit": free_limit})
+    return Verdict((finding,), text + ".", observed=count, limit=free_limit, properties=properties)
 
 
-def _annual_tier_verdict(active: int, tiers: Sequence[int], user_tier: int | None) -> Verdict:
+def _annual_tier_verdict(
+    licensed: LicensedUsers, tiers: Sequence[int], user_tier: int | None
+) -> Verdict:
+    active = licensed.count
     needed = tier_band(tiers, active)
-    subject = agree(active, "active user", "needs", "need")
+    subject = f"{plural(active, 'user')} with product access {'needs' if active == 1 else 'need'}"
     need = (
         f"{subject} an annual tier above {max(tiers)} users"
         if needed is None
         else f"{subject} the annual tier for {needed[1]} users or above"
     )
-    properties = {} if needed is None else {"needed_tier": needed[1]}
+    properties = {"counting": licensed.counting}
+    if needed is not None:
+        properties["needed_tier"] = needed[1]
     if user_tier is None:
         return Verdict(
             (),
@@ -594,19 +746,85 @@ def _annual_tier_verdict(active: int, tiers: Sequence[int], user_tier: int | Non
     if active <= user_tier:
         return Verdict(
             (),
-            f"{agree(active, 'active user', 'fits', 'fit')} the annual tier of {user_tier} users.",
+            f"{plural(active, 'user')} with product access {'fits' if active == 1 else 'fit'}"
+            " the annual tier of"
+            f" {plural(user_tier, 'user')}.",
             observed=active,
             limit=user_tier,
             properties=properties,
         )
-    text = f"{need}, but the target's tier is {user_tier} users"
-    fields = {"active_users": active, "user_tier": user_tier, **properties}
+    text = f"{need}, but the target's tier is {plural(user_tier, 'user')}"
+    fields = {"licensed_users": active, "user_tier": user_tier, **properties}
     return Verdict(
         (Finding(text, fields),),
         text + ".",
         observed=active,
         limit=user_tier,
         properties=properties,
+    )
+
+
+@rule(
+    id="site-import-eligibility",
+    title="The site is large enough for Atlassian to offer server-to-cloud site import",
+    why="""
+        Since May 2022 Atlassian offers site import (backup and restore) from Server
+        or Data Center to Cloud only for migrations of more than 1,000 users; smaller
+        sites migrate with the Jira Cloud Migration Assistant, or ask Atlassian
+        support for an exception. (Atlassian, "Use Jira Site Import to migrate from
+        server to cloud".) The users counted are those with product access, as Cloud
+        bills them: the active members of the groups that grant application access
+        (LicenseRoleGroup, Jira 7+) or the global USE permission (before 7.0), or all
+        active users when the backup names neither.
+    """,
+    fix="""
+        Plan the migration with the Jira Cloud Migration Assistant, or contact
+        Atlassian support before relying on site import. Nothing in the backup
+        needs to change.
+    """,
+    sql="""
+-- Jira 7+: active users in the groups that grant application access (direct members)
+select count(distinct u.lower_user_name)
+from cwd_user u join cwd_directory d on d.id = u.directory_id
+join cwd_membership m on m.lower_child_name = u.lower_user_name
+    and m.directory_id = u.directory_id and m.membership_type = 'GROUP_USER'
+join licenserolesgroup l on lower(l.group_id) = m.lower_parent_name
+where d.active = 1 and u.active = 1
+    """,
+    severity="warning",
+    thresholds=(
+        Threshold(
+            "more_than", 1000, "users with product access above which site import is offered"
+        ),
+    ),
+    group="users",
+    needs=("entities",),
+)
+def site_import_eligibility(facts: Facts, settings: RuleSettings) -> Verdict:
+    licensed = licensed_users(facts)
+    more_than = int(settings["more_than"])
+    users = _has_licensed(licensed)
+    properties = {"counting": licensed.counting}
+    if licensed.count > more_than:
+        return Verdict(
+            (),
+            f"{users}, more than {more_than:,}: Atlassian offers site import for a migration"
+            " of this size.",
+            observed=licensed.count,
+            limit=more_than,
+            properties=properties,
+        )
+    text = (
+        f"{users}, not more than {more_than:,}: since May 2022 Atlassian offers server-to-cloud"
+        f" site import only for migrations of more than {plural(more_than, 'user')}; use the"
+        " Jira Cloud Migration Assistant or ask Atlassian support"
+    )
+    finding = Finding(
+        text,
+        {"licensed_users": licensed.count, "counting": licensed.counting, "limit": more_than},
+    )
+    return Verdict(
+        (finding,), text + ".", observed=licensed.count, limit=more_than, properties=properties
     )
 
 
@@ -641,12 +859,12 @@ def large_migration_notice(facts: Facts, settings: RuleSettings) -> Verdict:
     if active <= limit:
         return Verdict(
             (),
-            f"{users}, not more than {limit}: no advance notice to Atlassian is needed.",
+            f"{users}, not more than {limit:,}: no advance notice to Atlassian is needed.",
             observed=active,
             limit=limit,
         )
     text = (
-        f"{users}, more than {limit}: contact Atlassian support at least two weeks"
+        f"{users}, more than {limit:,}: contact Atlassian support at least two weeks"
         " before the import"
     )
     finding = Finding(text, {"active_users": active, "limit": limit})
@@ -662,5 +880,6 @@ RULES: tuple[Rule, ...] = (
     username_reserved_prefix,
     user_unique_in_directory,
     user_count_within_plan,
+    site_import_eligibility,
     large_migration_notice,
 )

@@ -30,17 +30,12 @@ from pytest_jiramigrate.facts import Facts
 from pytest_jiramigrate.report.exports import write_exports
 from pytest_jiramigrate.report.html import render_html
 from pytest_jiramigrate.report.markdown import render_summary
-from pytest_jiramigrate.report.redact import (
-    Redactor,
-    known_identities,
-    known_names,
-    load_key,
-    redact_outcome,
-)
+from pytest_jiramigrate.report.redact import Redactor, load_key
 from pytest_jiramigrate.report.text import failure_text
 from pytest_jiramigrate.rules.base import Rule, plural
 from pytest_jiramigrate.rules.media import set_current_target
 from pytest_jiramigrate.rules.outcome import Outcome, evaluate, outcome_rank
+from pytest_jiramigrate.rules.users import licensed_users
 from pytest_jiramigrate.run.options import Options, options
 from pytest_jiramigrate.run.progress import ScanProgress
 
@@ -76,8 +71,8 @@ class JiraSession:
     export_dir: Path | None = None
     html_path: Path | None = None
     redact: bool = False
-    redactor: Redactor | None = None
-    identities: tuple[set[str], set[str], set[str]] = (set(), set(), set())
+    #: the process's file-creation mask before --jira-redact made every new file private
+    _umask: int | None = None
     #: the JSON report's entry of every rule that ran, by node id; filled from the
     #: test reports, so that under pytest-xdist the controller has them all
     entries: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -123,8 +118,17 @@ class JiraSession:
             self._scratch = Path(tempfile.mkdtemp(prefix="jiramigrate-"))
         return self._scratch
 
+    def __post_init__(self) -> None:
+        if self.redact:
+            # Under --jira-redact every file the run creates (facts store, key, JSON,
+            # HTML, Markdown, CSV, JUnit XML) is readable by its owner only: 0600.
+            self._umask = os.umask(0o077)
+
     def close(self) -> None:
         """Close the facts store and remove what this run wrote outside the cache."""
+        if self._umask is not None:
+            os.umask(self._umask)
+            self._umask = None
         if self._facts is not None:
             self._facts.db.close()
             self._facts = None
@@ -144,15 +148,15 @@ class JiraSession:
                 else None
             )
             media = [(t.path, t.name) for t in self.targets if t.kind == "media"]
+            if store is not None and self.redact:
+                store.chmod(0o600)  # a store cached by an earlier run keeps its mode
             if media:
                 facts = media_store(store, media, self.scratch() / "facts.sqlite", limits)
             else:
                 assert store is not None, "a run has a backup, media, or both"
                 facts = Facts.open(store)
             if self.redact:
-                self.redactor = Redactor(load_key(cache))
-                users, emails = known_identities(facts)
-                self.identities = (users, emails, known_names(facts))
+                facts.mask = Redactor(load_key(cache))
             self._facts = facts
         return self._facts
 
@@ -169,10 +173,7 @@ class JiraSession:
                 "INSERT OR REPLACE INTO source SELECT 'media', reason FROM source WHERE name = ?",
                 (f"media:{target.name}",),
             )
-        outcome = evaluate(rule, facts, self.config.rules[rule.id], target.name)
-        if self.redactor is not None:
-            outcome = redact_outcome(outcome, self.redactor, *self.identities)
-        return outcome
+        return evaluate(rule, facts, self.config.rules[rule.id], target.name)
 
     @staticmethod
     def properties(outcome: Outcome) -> list[tuple[str, object]]:
@@ -233,11 +234,17 @@ class JiraSession:
     def inventory_line(self, facts: Facts) -> str:
         """The backup at a glance, printed once it is scanned."""
         if self.backup is None:
-            return f"jiramigrate: media only ({len(self.targets)} targets), no backup"
+            return f"jiramigrate: media only ({plural(len(self.targets), 'target')}), no backup"
         meta, counts = facts.meta, facts.counts()
-        version = meta.get("jira_version", "unknown version")
+        found = facts.jira_version()
+        version = found.text if found else "unknown version"
         attachment_bytes = format_size(counts.pop("attachment_bytes"))
-        parts = ", ".join(f"{value:,} {name}" for name, value in counts.items())
+        licensed = licensed_users(facts)
+        shown = {name: plural(value, name.removesuffix("s")) for name, value in counts.items()}
+        shown["users"] += (
+            f" ({licensed.count:,} with product access, counted as {licensed.counting})"
+        )
+        parts = ", ".join(shown.values())
         parts += f" ({attachment_bytes} of attachments)"
         return f"jiramigrate: {meta.get('backup_name')} (Jira {version}): {parts}"
 
@@ -276,18 +283,22 @@ class JiraSession:
         if self.backup is not None:
             backup = {"path": name_text(self.backup.path), "name": self.backup.name}
             facts = self.facts()
-            meta = facts.meta
+            meta, version = facts.meta, facts.jira_version()
             backup.update(
                 sha256=meta.get("sha256"),
-                jira_version=meta.get("jira_version"),
-                jira_build=meta.get("jira_build"),
-                base_url=meta.get("base_url"),
+                jira_version=version.text if version else None,
+                jira_build=meta.get("jira_build") or facts.jira_property("jira.version.patched"),
+                base_url=facts.base_url and facts.mask.url(facts.base_url),
                 counts=facts.counts(),
             )
+        config = self.config.as_dict()
+        importer = config["target"]["importer_email"]
+        if self.redact and importer:
+            config["target"]["importer_email"] = self.facts().mask.email(importer)
         return {
             "schema": "jiramigrate-report/1",
             "backup": backup,
-            "config": self.config.as_dict(),
+            "config": config,
             "rules": list(self.entries.values()),
         }
 
@@ -304,7 +315,7 @@ class JiraSession:
         if self.export_dir is not None:
             self.exports = write_exports(report, self.export_dir)
         if self.html_path is not None:
-            html = render_html(report, self.facts(), self.redactor)
+            html = render_html(report, self.facts())
             write_atomically(self.html_path, html)
 
     def write_json_report(self, report: dict[str, Any], path: Path) -> None:

@@ -1,9 +1,10 @@
 """One streaming pass over ``activeobjects.xml``: tables, row counts and XML faults.
 
 The Active Objects backup (``<backup xmlns="http://www.atlassian.com/ao">``)
-holds the data of apps (boards, sprints, ...).  No rule reads its values yet;
-what the import needs is that it is present, well-formed and free of
-forbidden characters, and the inventory of its tables.
+holds the data of apps (boards, sprints, ...).  What the import needs is that
+it is present, well-formed and free of forbidden characters, and the
+inventory of its tables; the only values read are Jira Software's boards,
+their columns and the statuses of each column (``board-integrity``).
 """
 
 from __future__ import annotations
@@ -25,6 +26,15 @@ from pytest_jiramigrate.scan.xmlchars import BadChar, CharScanner
 
 FILE = "activeobjects.xml"
 _AO = "{http://www.atlassian.com/ao}"
+_NIL = "{http://www.w3.org/2001/XMLSchema-instance}nil"
+
+#: Jira Software (com.pyxis.greenhopper.jira) tables whose values are kept:
+#: table -> (facts table, the columns kept, in the facts table's order)
+BOARD_TABLES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "AO_60DB71_RAPIDVIEW": ("board", ("ID", "NAME", "OWNER_USER_NAME", "SAVED_FILTER_ID")),
+    "AO_60DB71_COLUMN": ("board_column", ("ID", "RAPID_VIEW_ID", "NAME")),
+    "AO_60DB71_COLUMNSTATUS": ("board_column_status", ("ID", "COLUMN_ID", "STATUS_ID")),
+}
 
 
 def scan_activeobjects(
@@ -44,6 +54,7 @@ def scan_activeobjects(
     columns: Counter[str] = Counter()
     rows: Counter[str] = Counter()
     bad: list[BadChar] = []
+    kept: list[tuple[str, tuple[str | None, ...]]] = []
     reason = None
     done = 0
     try:
@@ -52,7 +63,7 @@ def scan_activeobjects(
             data, found = chars.feed(chunk)
             bad += found
             parser.feed(data)
-            _count(parser, columns, rows)
+            _count(parser, columns, rows, kept)
             done += len(chunk)
             if progress is not None:
                 progress(done)
@@ -61,7 +72,7 @@ def scan_activeobjects(
         bad += found
         parser.feed(data)
         parser.close()
-        _count(parser, columns, rows)
+        _count(parser, columns, rows, kept)
     except etree.XMLSyntaxError as error:
         line, column = error.position if error.position else (None, None)
         db.execute(
@@ -83,20 +94,43 @@ def scan_activeobjects(
         "INSERT INTO ao_table VALUES (?, ?, ?)",
         [(name, columns[name], rows[name]) for name in sorted(columns.keys() | rows.keys())],
     )
+    for table, values in kept:
+        db.execute(f"INSERT INTO {table} VALUES ({','.join('?' * len(values))})", values)
     db.execute("INSERT INTO entity_count VALUES (?, 'row', ?)", (FILE, sum(rows.values())))
     return reason
 
 
-def _count(parser: etree.XMLPullParser, columns: Counter[str], rows: Counter[str]) -> None:
-    """Count table definitions and data rows as their elements end, then drop them."""
+def _count(
+    parser: etree.XMLPullParser,
+    columns: Counter[str],
+    rows: Counter[str],
+    kept: list[tuple[str, tuple[str | None, ...]]],
+) -> None:
+    """Count table definitions and data rows as their elements end, then drop them;
+    rows of the board tables are kept in ``kept`` as (facts table, values)."""
     for _event, element in element_events(parser):
         tag = element.tag
         parent = element.getparent()
         if tag == f"{_AO}row" and parent is not None:
-            rows[parent.get("tableName", "")] += 1
+            table = parent.get("tableName", "")
+            rows[table] += 1
+            if table in BOARD_TABLES:
+                kept.append(_board_row(parent, element, *BOARD_TABLES[table]))
         elif tag == f"{_AO}table":
             columns[element.get("name", "")] = len(element)
         elif tag != f"{_AO}data":
             continue
         if parent is not None:
             parent.remove(element)
+
+
+def _board_row(
+    data: etree._Element, row: etree._Element, table: str, wanted: tuple[str, ...]
+) -> tuple[str, tuple[str | None, ...]]:
+    """The ``wanted`` columns of one data row, by the column names its table lists first."""
+    names = [column.get("name") for column in data.iterchildren(f"{_AO}column")]
+    values = {
+        name: None if value.get(_NIL) == "true" else (value.text or "")
+        for name, value in zip(names, row.iterchildren(), strict=False)
+    }
+    return table, tuple(values.get(name) for name in wanted)

@@ -175,6 +175,18 @@ def finish_entities(db: sqlite3.Connection, file: str, rows: Counter[str], heade
         db.execute(statement)
 
 
+#: Jira's numbers for the global permissions (before 7.0): the names a 6.3 backup
+#: that holds both forms pairs them with (corpus/realworld/jsu-6.3.11-test1)
+GLOBAL_PERMISSION_NUMBERS = {
+    "0": "ADMINISTER",
+    "1": "USE",
+    "22": "CREATE_SHARED_OBJECTS",
+    "24": "MANAGE_GROUP_FILTER_SUBSCRIPTIONS",
+    "27": "USER_PICKER",
+    "33": "BULK_CHANGE",
+    "44": "SYSTEM_ADMIN",
+}
+
 #: run once every row is read: facts that rows of different entities make together
 _JOINS = (
     "CREATE INDEX IF NOT EXISTS project_id ON project (id)",
@@ -189,9 +201,32 @@ _JOINS = (
            SELECT v.value FROM scan_property_entry e JOIN scan_property_value v ON v.id = e.id
            WHERE e.kind = 'user-email' AND e.target = user.id ORDER BY v.rowid DESC LIMIT 1)
        WHERE source = 'OSUser'""",
+    # Jira before 7.0 kept global permissions as scheme-less SchemePermissions rows; a
+    # backup of 7.0 or later has GlobalPermissionEntry rows and may keep the old rows,
+    # which that Jira no longer reads
+    f"""INSERT INTO global_permission
+       SELECT id, CASE permission {
+        " ".join(
+            f"WHEN '{number}' THEN '{name}'" for number, name in GLOBAL_PERMISSION_NUMBERS.items()
+        )
+    }
+                  ELSE permission END, parameter
+       FROM scheme_permission
+       WHERE scheme IS NULL AND lower(type) = 'group'
+         AND NOT EXISTS (SELECT 1 FROM global_permission) ORDER BY rowid""",
     "DELETE FROM scan_property_entry",
     "DELETE FROM scan_property_value",
+    """INSERT INTO user_ref SELECT kind, user_key, count(*), min(example)
+       FROM scan_user_ref GROUP BY kind, user_key ORDER BY kind, user_key""",
+    "DELETE FROM scan_user_ref",
 )
+
+#: OSPropertyEntry keys kept in ``property`` besides the base URL and title:
+#: whether outgoing mail is off, and the application links (``applinks.*``)
+_PROPERTY_KEYS = ("jira.baseurl", "jira.title", "jira.version.patched", "jira.mail.send.disabled")
+_PROPERTY_PREFIXES = ("applinks.",)
+#: NodeAssociation sinks that give a project a scheme the after-import rules read
+_SCHEME_SINKS = ("PermissionScheme", "IssueSecurityScheme")
 
 
 class RowReader:
@@ -338,6 +373,19 @@ class RowReader:
             "global_permission", (row.get("id"), row.get("permission"), row.get("group_id"))
         )
 
+    def on_SchemePermissions(self, row: etree._Element) -> None:
+        get = row.get
+        self.out.add(
+            "scheme_permission",
+            (
+                get("id"),
+                get("scheme"),
+                get("permissionKey") or get("permission"),
+                get("type"),
+                get("parameter"),
+            ),
+        )
+
     def on_LicenseRoleGroup(self, row: etree._Element) -> None:
         self.out.add(
             "license_role_group",
@@ -351,6 +399,7 @@ class RowReader:
 
     def on_Project(self, row: etree._Element) -> None:
         get = row.get
+        self.user_ref("project lead", get("lead"), get("id"))
         self.out.add(
             "project",
             (
@@ -367,6 +416,9 @@ class RowReader:
         self.out.add("project_key", (row.get("id"), row.get("projectId"), row.get("projectKey")))
 
     def on_Issue(self, row: etree._Element) -> None:
+        issue = row.get("id")
+        for kind in ("reporter", "assignee", "creator"):
+            self.user_ref(f"issue {kind}", row.get(kind), issue)
         self.out.add(
             "issue",
             (
@@ -385,12 +437,14 @@ class RowReader:
 
     def on_Action(self, row: etree._Element) -> None:
         if row.get("type") == "comment":
+            self.user_ref("comment author", row.get("author"), row.get("id"))
             self.out.add(
                 "comment",
                 (row.get("id"), row.get("issue"), length(field(row, "body")), self.line(row)),
             )
 
     def on_Worklog(self, row: etree._Element) -> None:
+        self.user_ref("worklog author", row.get("author"), row.get("id"))
         self.out.add(
             "worklog", (row.get("id"), row.get("issue"), length(field(row, "body")), self.line(row))
         )
@@ -400,6 +454,9 @@ class RowReader:
             "issue_link",
             (row.get("id"), row.get("source"), row.get("destination"), row.get("linktype")),
         )
+
+    def on_RemoteIssueLink(self, row: etree._Element) -> None:
+        self.out.add("remote_link", (row.get("id"), row.get("issueid")))
 
     def on_CustomFieldValue(self, row: etree._Element) -> None:
         text = field(row, "textvalue")
@@ -431,7 +488,7 @@ class RowReader:
         entity, key = row.get("entityName"), row.get("propertyKey")
         if entity == "OSUser" and key == "email":
             self.out.add("scan_property_entry", (row.get("id"), "user-email", row.get("entityId")))
-        elif key in ("jira.baseurl", "jira.title"):
+        elif key is not None and (key in _PROPERTY_KEYS or key.startswith(_PROPERTY_PREFIXES)):
             self.out.add("scan_property_entry", (row.get("id"), "property", key))
 
     def on_OSPropertyString(self, row: etree._Element) -> None:
@@ -440,6 +497,118 @@ class RowReader:
             self.out.add("scan_property_value", (row.get("id"), value))
 
     on_OSPropertyText = on_OSPropertyString
+    #: booleans such as jira.mail.send.disabled are numbers (1 or 0)
+    on_OSPropertyNumber = on_OSPropertyString
+
+    # -- rows the after-import rules need --------------------------------------
+
+    def user_ref(self, kind: str, user_key: str | None, example: str | None) -> None:
+        """A row that names a user (by user key, or by name before Jira 6)."""
+        if user_key:
+            self.out.add("scan_user_ref", (kind, user_key, example))
+
+    def on_PluginVersion(self, row: etree._Element) -> None:
+        self.out.add("plugin", (row.get("key"), row.get("name"), row.get("version")))
+
+    def on_CustomField(self, row: etree._Element) -> None:
+        self.out.add(
+            "custom_field", (row.get("id"), field(row, "name"), row.get("customfieldtypekey"))
+        )
+
+    def on_CustomFieldOption(self, row: etree._Element) -> None:
+        self.out.add(
+            "custom_field_option",
+            (row.get("id"), row.get("customfield"), row.get("customfieldconfig")),
+        )
+
+    def on_SharePermissions(self, row: etree._Element) -> None:
+        get = row.get
+        self.out.add(
+            "share_permission",
+            (
+                get("id"),
+                get("entityId"),
+                get("entityType"),
+                get("type"),
+                get("param1"),
+                get("param2"),
+            ),
+        )
+
+    def on_SearchRequest(self, row: etree._Element) -> None:
+        owner = row.get("user") or row.get("author")
+        self.out.add("search_request", (row.get("id"), field(row, "name"), owner))
+        self.user_ref("filter owner", owner, row.get("id"))
+
+    def on_PortalPage(self, row: etree._Element) -> None:
+        owner = row.get("username")
+        self.out.add("portal_page", (row.get("id"), field(row, "pagename"), owner))
+        self.user_ref("dashboard owner", owner, row.get("id"))
+
+    def on_Component(self, row: etree._Element) -> None:
+        lead = row.get("lead")
+        self.out.add("component", (row.get("id"), row.get("project"), field(row, "name"), lead))
+        self.user_ref("component lead", lead, row.get("id"))
+
+    def on_Version(self, row: etree._Element) -> None:
+        self.out.add("version", (row.get("id"), row.get("project"), field(row, "name")))
+
+    def on_OptionConfiguration(self, row: etree._Element) -> None:
+        if row.get("fieldid") == "issuetype":
+            self.out.add(
+                "issue_type_option", (row.get("id"), row.get("fieldconfig"), row.get("optionid"))
+            )
+
+    def on_FieldConfigSchemeIssueType(self, row: etree._Element) -> None:
+        self.out.add(
+            "field_config_link", (row.get("fieldconfigscheme"), row.get("fieldconfiguration"))
+        )
+
+    def on_FieldConfigScheme(self, row: etree._Element) -> None:
+        if row.get("fieldid") == "issuetype":
+            self.out.add("issue_type_scheme", (row.get("id"), field(row, "name")))
+
+    def on_IssueSecurityScheme(self, row: etree._Element) -> None:
+        self.out.add("security_scheme", (row.get("id"), field(row, "name")))
+
+    def on_SchemeIssueSecurityLevels(self, row: etree._Element) -> None:
+        self.out.add("security_level", (row.get("id"), row.get("scheme"), field(row, "name")))
+
+    def on_MailServer(self, row: etree._Element) -> None:
+        get = row.get
+        self.out.add("mail_server", (get("id"), get("name"), get("type"), get("servername")))
+
+    def on_ServiceConfig(self, row: etree._Element) -> None:
+        self.out.add("service_config", (row.get("id"), row.get("name"), row.get("clazz")))
+
+    def on_PermissionScheme(self, row: etree._Element) -> None:
+        self.out.add("permission_scheme", (row.get("id"), field(row, "name")))
+
+    def on_NodeAssociation(self, row: etree._Element) -> None:
+        sink = row.get("sinkNodeEntity")
+        if sink in _SCHEME_SINKS and row.get("sourceNodeEntity") == "Project":
+            self.out.add(
+                "scheme_association", (row.get("sourceNodeId"), sink, row.get("sinkNodeId"))
+            )
+
+    def on_ProjectRole(self, row: etree._Element) -> None:
+        self.out.add("project_role", (row.get("id"), field(row, "name")))
+
+    def on_ProjectRoleActor(self, row: etree._Element) -> None:
+        get = row.get
+        self.out.add(
+            "project_role_actor",
+            (
+                get("id"),
+                get("pid"),
+                get("projectroleid"),
+                get("roletype"),
+                get("roletypeparameter"),
+            ),
+        )
+
+    def on_Status(self, row: etree._Element) -> None:
+        self.out.add("status", (row.get("id"), field(row, "name")))
 
 
 RowReader.handlers.update(
