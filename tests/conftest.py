@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from corpus_path import CORPUS, CORPUS_MISSING
 
-from pytest_jiramigrate.synth import Manifest, SynthSpec, write_backup
+from synth import Manifest, SynthSpec, write_backup
 
 
 @dataclass(frozen=True)

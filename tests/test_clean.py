@@ -22,7 +22,7 @@ from pytest_jiramigrate.commands.clean import (
 from pytest_jiramigrate.commands.cli import main
 from pytest_jiramigrate.core.limits import ArchiveLimits
 from pytest_jiramigrate.scan.backup import scan_backup
-from pytest_jiramigrate.synth import Manifest, SynthSpec, write_backup
+from synth import Manifest, SynthSpec, write_backup
 
 CHAR_FAULTS = ["control-char", "control-char-changeitem", "fffe", "invalid-utf8", "char-ref"]
 #: the facts column whose length a fault in a synthetic field shortens

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from pytest_jiramigrate.rules.custom import QueryBudget, SQLError, run_read_only
-from pytest_jiramigrate.synth import Manifest, SynthSpec, write_backup
+from synth import Manifest, SynthSpec, write_backup
 
 CONTRACTORS = "contractors.acmecorp.com"
 

@@ -20,7 +20,7 @@ import pytest
 from pytest_jiramigrate import facts
 from pytest_jiramigrate.scan import pieces
 from pytest_jiramigrate.scan.entities import scan_entities_reference
-from pytest_jiramigrate.synth import BACKUP_FAULTS, SynthSpec, write_backup
+from synth import BACKUP_FAULTS, SynthSpec, write_backup
 
 TABLES = [
     line.split()[2]

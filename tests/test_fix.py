@@ -38,7 +38,7 @@ from pytest_jiramigrate.commands.fix.rewrite import (
     next_row_start,
 )
 from pytest_jiramigrate.core.limits import ArchiveLimits
-from pytest_jiramigrate.synth import BACKUP_FAULTS, SynthSpec, write_backup
+from synth import BACKUP_FAULTS, SynthSpec, write_backup
 
 #: faults that leave nothing to fix (a cut-off file, a trailer that disagrees on purpose),
 #: and one that leaves no activeobjects.xml for the app-data fix (tested on its own)

@@ -35,7 +35,7 @@ from pytest_jiramigrate.facts import Facts
 from pytest_jiramigrate.rules import pytest_jiramigrate_rules
 from pytest_jiramigrate.rules.outcome import Outcome, evaluate
 from pytest_jiramigrate.scan.backup import scan_backup
-from pytest_jiramigrate.synth import SynthSpec, write_backup
+from synth import SynthSpec, write_backup
 
 STATUSES = {"passed", "failed", "warning", "skipped", "error"}
 #: XML 1.0 forbids these raw control characters (tab, LF and CR are allowed)

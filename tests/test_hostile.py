@@ -30,7 +30,7 @@ from typing import Any
 
 import pytest
 
-from pytest_jiramigrate.synth import SynthSpec, scale_to_megabytes, write_backup, write_media
+from synth import SynthSpec, scale_to_megabytes, write_backup, write_media
 
 ENTITY_RULES = ("email-present", "email-unique", "membership-integrity", "summary-length")
 NOT_RUN = ("skipped", "error")

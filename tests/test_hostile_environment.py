@@ -38,7 +38,7 @@ from pytest_jiramigrate.core.terminal import name_text, printable
 from pytest_jiramigrate.report import exports
 from pytest_jiramigrate.scan import backup as backup_scan
 from pytest_jiramigrate.scan import pieces
-from pytest_jiramigrate.synth import SynthSpec, write_backup, write_media
+from synth import SynthSpec, write_backup, write_media
 
 #: every report the plugin writes, and where it writes it
 REPORTS = (

@@ -28,13 +28,14 @@ import os
 import subprocess
 import sys
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from pytest_jiramigrate.core import outputs
 from pytest_jiramigrate.core.outputs import OutputError, check_output
-from pytest_jiramigrate.synth import SynthSpec, write_backup, write_media, write_media_zip
+from synth import SynthSpec, write_backup, write_media, write_media_zip
 
 # --------------------------------------------------------------------------- check_output
 
@@ -347,11 +348,13 @@ def test_check_without_a_backup_or_media_is_a_one_line_error(tmp_path) -> None:
 # --------------------------------------------------------------------------- split-media and synth
 
 
-def cli_error(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
-    """Run the console command; it must exit 2 with exactly one line on stderr."""
+def cli_error(
+    capsys: pytest.CaptureFixture[str], *argv: str, main: Callable[[list[str]], int] | None = None
+) -> str:
+    """Run the console command (or another ``main``); it must exit 2 with one line on stderr."""
     from pytest_jiramigrate.commands import cli
 
-    assert cli.main(list(argv)) == 2
+    assert (main or cli.main)(list(argv)) == 2
     captured = capsys.readouterr()
     lines = captured.err.splitlines()
     assert len(lines) == 1, captured.err
@@ -385,6 +388,9 @@ def test_split_media_out_naming_a_file_is_one_line(tmp_path, capsys, out, expect
     ],
 )
 def test_synth_nonsense_is_one_line(tmp_path, capsys, argv, expected) -> None:
-    line = cli_error(capsys, "synth", *(arg.format(tmp=tmp_path) for arg in argv))
-    assert line.startswith("jiramigrate synth: ") and expected in line, line
+    from synth import __main__ as synth_command
+
+    given = (arg.format(tmp=tmp_path) for arg in argv)
+    line = cli_error(capsys, *given, main=synth_command.main)
+    assert line.startswith("synth: ") and expected in line, line
     assert not (tmp_path / "out.zip").exists()

@@ -21,7 +21,7 @@ from pytest_jiramigrate.facts import Facts
 from pytest_jiramigrate.report.html import MAX_ROWS, render_html
 from pytest_jiramigrate.report.redact import Redactor
 from pytest_jiramigrate.rules import media, users
-from pytest_jiramigrate.synth import SynthSpec, write_backup
+from synth import SynthSpec, write_backup
 
 HOSTILE = "<script>alert('x')</script>"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"

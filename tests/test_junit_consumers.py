@@ -8,7 +8,7 @@ import junitparser
 import pytest
 from lxml import etree
 
-from pytest_jiramigrate.synth import SynthSpec, write_backup
+from synth import SynthSpec, write_backup
 
 SCHEMA = Path(__file__).parent / "data" / "junit-10.xsd"
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_jiramigrate.synth import SynthSpec, write_backup, write_media, write_media_zip
+from synth import SynthSpec, write_backup, write_media, write_media_zip
 
 MEDIA_RULES = (
     "media-archive",

@@ -6,7 +6,7 @@ import csv
 
 import pytest
 
-from pytest_jiramigrate.synth import SynthSpec, write_backup
+from synth import SynthSpec, write_backup
 
 
 @pytest.fixture

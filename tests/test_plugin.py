@@ -29,7 +29,7 @@ from lxml import etree
 
 from pytest_jiramigrate.rules import after_import, archive, content, groups, users
 from pytest_jiramigrate.rules.base import Rule
-from pytest_jiramigrate.synth import (
+from synth import (
     FORMER_USER,
     MISSING_FILTER,
     TOO_MANY_OPTIONS,

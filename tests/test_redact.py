@@ -27,7 +27,7 @@ from pytest_jiramigrate.facts import Facts
 from pytest_jiramigrate.report.redact import KEY_ENVIRONMENT, Redactor, load_key
 from pytest_jiramigrate.rules import archive, content, groups, users
 from pytest_jiramigrate.rules.outcome import Outcome, evaluate
-from pytest_jiramigrate.synth import Manifest, SynthSpec, write_backup
+from synth import Manifest, SynthSpec, write_backup
 
 FAULTS = (
     "email-no-tld",

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_jiramigrate.synth import SynthSpec, write_backup
+from synth import SynthSpec, write_backup
 
 FAULTS = ["email-no-tld", "email-duplicate", "addon-username", "admin-groups-both", "control-char"]
 

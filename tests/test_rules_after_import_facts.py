@@ -14,7 +14,7 @@ from pytest_jiramigrate.rules import after_import
 from pytest_jiramigrate.rules.base import RuleSettings
 from pytest_jiramigrate.rules.outcome import evaluate
 from pytest_jiramigrate.rules.site import CloudSite
-from pytest_jiramigrate.synth import SynthSpec, write_backup
+from synth import SynthSpec, write_backup
 
 
 @pytest.fixture

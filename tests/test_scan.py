@@ -24,7 +24,7 @@ from lxml import etree
 from pytest_jiramigrate.core.limits import ArchiveLimits
 from pytest_jiramigrate.scan.backup import scan_backup
 from pytest_jiramigrate.scan.entities import parse_header
-from pytest_jiramigrate.synth import Manifest, SynthSpec, write_backup
+from synth import Manifest, SynthSpec, write_backup
 
 AO_NS = "{http://www.atlassian.com/ao}"
 MINIMAL_AO = (

@@ -10,8 +10,7 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from pytest_jiramigrate.commands import cli
-from pytest_jiramigrate.synth import (
+from synth import (
     BACKUP_FAULTS,
     LONG_TEXT_CHARS,
     Manifest,
@@ -23,6 +22,7 @@ from pytest_jiramigrate.synth import (
     write_media,
     write_media_zip,
 )
+from synth import __main__ as synth_command
 
 AO_NS = "{http://www.atlassian.com/ao}"
 
@@ -349,9 +349,8 @@ def test_target_size_scaling() -> None:
 
 def test_cli_writes_backup_manifest_and_media(tmp_path: Path) -> None:
     out, manifest_path = tmp_path / "out.zip", tmp_path / "manifest.json"
-    code = cli.main(
+    code = synth_command.main(
         [
-            "synth",
             str(out),
             "--issues",
             "12",

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_jiramigrate.synth import SynthSpec, write_backup
+from synth import SynthSpec, write_backup
 
 pytest.importorskip("xdist")
 

@@ -14,7 +14,6 @@ from collections.abc import Sequence
 #: modules that each add one subcommand
 SUBCOMMANDS: tuple[str, ...] = (
     "pytest_jiramigrate.commands.check",
-    "pytest_jiramigrate.synth",
     "pytest_jiramigrate.commands.split",
     "pytest_jiramigrate.commands.clean",
     "pytest_jiramigrate.commands.fix.command",

@@ -14,7 +14,6 @@ so a multi-gigabyte backup is written in flat memory.
 
 from __future__ import annotations
 
-import argparse
 import base64
 import dataclasses
 import functools
@@ -24,8 +23,6 @@ import json
 import math
 import queue
 import random
-import re
-import sys
 import threading
 import zipfile
 from array import array
@@ -34,8 +31,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
-
-from pytest_jiramigrate.core.outputs import check_output
 
 #: faults injected into the backup zip by :func:`write_backup`
 BACKUP_FAULTS: tuple[str, ...] = (
@@ -2343,93 +2338,3 @@ def scale_to_megabytes(spec: SynthSpec, megabytes: float) -> SynthSpec:
     fixed = fixed_plus_small - per_issue * small
     issues = max(1, round((megabytes * 1_000_000 - fixed) / per_issue))
     return dataclasses.replace(spec, issues=issues)
-
-
-def register(subparsers: Any) -> None:
-    """Add ``jiramigrate synth`` to the console command."""
-    parser = subparsers.add_parser(
-        "synth",
-        help="write a synthetic site backup (for tests, demos and benchmarks)",
-        description="Write a synthetic Jira site backup zip, optionally with injected faults.",
-    )
-    defaults = SynthSpec()
-    parser.add_argument("out", type=Path, metavar="OUT.zip")
-    parser.add_argument("--users", type=int, default=defaults.users)
-    parser.add_argument("--issues", type=int, default=defaults.issues)
-    parser.add_argument("--projects", type=int, default=defaults.projects)
-    parser.add_argument(
-        "--fault",
-        action="extend",
-        nargs="+",
-        default=[],
-        metavar="NAME",
-        choices=[*BACKUP_FAULTS, *MEDIA_FAULTS],
-        help="fault to inject (repeatable); media faults apply to --media/--media-zip",
-    )
-    parser.add_argument("--media", type=Path, help="also write the media tree into this folder")
-    parser.add_argument("--media-zip", type=Path, help="also write the media as this zip")
-    parser.add_argument("--manifest", type=Path, help="write the manifest JSON here")
-    parser.add_argument("--seed", type=int, default=defaults.seed)
-    parser.add_argument("--version", default=defaults.jira_version, help="Jira version, e.g. 8.5.0")
-    parser.add_argument(
-        "--target-mb", type=float, help="scale the issue count so entities.xml is about N MB"
-    )
-    parser.set_defaults(handler=_run)
-
-
-def _spec_from_arguments(args: argparse.Namespace) -> SynthSpec:
-    """The spec the command line asks for; ValueError with a one-line reason for nonsense."""
-    if not re.fullmatch(r"[1-9][0-9]*(\.[0-9]+){0,2}", args.version):
-        raise ValueError(f"--version {args.version!r} is not a Jira version such as 8.20.10")
-    for name in ("users", "issues", "projects"):
-        if getattr(args, name) < 0:
-            raise ValueError(f"--{name} must not be negative")
-    if args.target_mb is not None and args.target_mb <= 0:
-        raise ValueError("--target-mb must be more than 0")
-    return SynthSpec(
-        seed=args.seed,
-        jira_version=args.version,
-        build_number=_build_number(args.version),
-        users=args.users,
-        issues=args.issues,
-        projects=args.projects,
-        faults=tuple(f for f in args.fault if f in BACKUP_FAULTS),
-    )
-
-
-def _check_outputs(args: argparse.Namespace) -> None:
-    """Refuse outputs that are directories, lie in missing folders or name each other."""
-    check_output(args.out, [])
-    written = [args.out]
-    for path, directory in ((args.media, True), (args.media_zip, False), (args.manifest, False)):
-        if path is not None:
-            check_output(path, written, directory=directory)
-            written.append(path)
-
-
-def _build_number(version: str) -> int:
-    """Jira's build number for a release: 8.20.10 is build 820010."""
-    parts = [int(p) for p in ([*version.split("."), "0", "0"])[:3]]
-    return parts[0] * 100_000 + parts[1] * 1000 + parts[2]
-
-
-def _run(args: argparse.Namespace) -> int:
-    try:
-        spec = _spec_from_arguments(args)
-        _check_outputs(args)
-    except ValueError as error:  # OutputError too
-        print(f"jiramigrate synth: {error}", file=sys.stderr)
-        return 2
-    if args.target_mb:
-        spec = scale_to_megabytes(spec, args.target_mb)
-    manifest = write_backup(args.out, spec)
-    media_faults = [f for f in args.fault if f in MEDIA_FAULTS]
-    if args.media:
-        write_media(args.media, manifest, faults=media_faults)
-    if args.media_zip:
-        write_media_zip(args.media_zip, manifest, faults=media_faults)
-    if args.manifest:
-        manifest.write(args.manifest)
-    total = sum(manifest.counts.values())
-    print(f"wrote {args.out}: {spec.issues} issues, {total} rows, {len(manifest.faults)} faults")
-    return 0
