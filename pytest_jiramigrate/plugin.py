@@ -143,10 +143,10 @@ class ReadinessRun:
         tests, so it is not found by pytest's file collection: its collector is
         made here, and reported like any collected file.
         """
-        from pytest_jiramigrate.run.items import TargetFile
+        from pytest_jiramigrate.run.items import SubjectFile
 
-        for target in self.jira.targets:
-            collector = TargetFile.for_target(session, target)
+        for subject in self.jira.subjects:
+            collector = SubjectFile.for_subject(session, subject)
             session.ihook.pytest_collectstart(collector=collector)
             collected = list(collector.collect())
             result: list[pytest.Item | pytest.Collector] = [*collected]
@@ -162,7 +162,7 @@ class ReadinessRun:
         if session.config.option.collectonly or not any(
             item.nodeid.startswith(f"{t.name}::")
             for item in session.items
-            for t in self.jira.targets
+            for t in self.jira.subjects
         ):
             return
         try:
@@ -215,7 +215,7 @@ class ReadinessRun:
         jira = self.jira
         source = jira.config.path or "built-in defaults"
         lines = [f"jiramigrate: config {source}"]
-        lines += [f"jiramigrate: {t.kind} {t.path}" for t in jira.targets]
+        lines += [f"jiramigrate: {t.kind} {t.path}" for t in jira.subjects]
         return [printable(line) for line in lines]
 
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:

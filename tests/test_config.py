@@ -37,7 +37,7 @@ MEDIA_CHUNK_SIZE = rule(
         Threshold("max_zip", 10 * 1000**3, "largest media zip", kind="size"),
         Threshold("max_chunk", 5 * 1000**3, "largest chunk after splitting", kind="size"),
     ],
-    target="media",
+    kind="media",
 )(_no_findings)
 
 EVERY_KIND = rule(
@@ -86,9 +86,9 @@ def test_no_file_gives_builtin_defaults_for_every_rule() -> None:
     config = load_config(None, RULES)
 
     assert config.path is None
-    assert config.target == CloudSite()
-    assert config.target.cloud_groups == DEFAULT_CLOUD_GROUPS
-    assert config.target.deny_domains == DEFAULT_DENY_DOMAINS
+    assert config.site == CloudSite()
+    assert config.site.cloud_groups == DEFAULT_CLOUD_GROUPS
+    assert config.site.deny_domains == DEFAULT_DENY_DOMAINS
     assert config.archive == ArchiveLimits()
     assert config.max_listed == 50
     assert set(config.rules) == {"email-unique", "media-chunk-size", "every-kind"}
@@ -97,7 +97,7 @@ def test_no_file_gives_builtin_defaults_for_every_rule() -> None:
     assert media.max_findings == 0
     assert dict(media.limits) == {"max_zip": 10 * 1000**3, "max_chunk": 5 * 1000**3}
     assert media["max_zip"] == 10 * 1000**3
-    assert media.target is config.target
+    assert media.site is config.site
     assert config.for_rule("email-unique").severity == "error"
     assert dict(config.for_rule("email-unique").limits) == {}
 
@@ -162,7 +162,7 @@ FULL_CONFIG = """\
 def test_full_file_sets_every_section(tmp_path: Path) -> None:
     config = load_config(write_config(tmp_path, FULL_CONFIG), RULES)
 
-    assert config.target == CloudSite(
+    assert config.site == CloudSite(
         plan="premium",
         billing="annual",
         user_tier=200,
@@ -198,7 +198,7 @@ def test_rule_thresholds_are_converted_by_kind(tmp_path: Path) -> None:
         "mode": "thorough",
         "groups": ("a", "b", "7.6"),
     }
-    assert every.target is config.target
+    assert every.site is config.site
 
 
 def test_as_dict_round_trips_through_json(tmp_path: Path) -> None:
@@ -223,15 +223,15 @@ def test_as_dict_round_trips_through_json(tmp_path: Path) -> None:
 def test_user_tier_may_be_explicitly_unset(tmp_path: Path) -> None:
     path = write_config(tmp_path, "target:\n  user_tier: ~\n")
 
-    assert load_config(path, RULES).target.user_tier is None
+    assert load_config(path, RULES).site.user_tier is None
 
 
 def test_importer_email_is_read_and_recorded(tmp_path: Path) -> None:
     path = write_config(tmp_path, "target:\n  importer_email: ' Site.Admin@acme.com '\n")
     config = load_config(path, RULES)
-    assert config.target.importer_email == "Site.Admin@acme.com"
+    assert config.site.importer_email == "Site.Admin@acme.com"
     assert config.as_dict()["target"]["importer_email"] == "Site.Admin@acme.com"
-    assert load_config(write_config(tmp_path, "target:\n"), RULES).target.importer_email is None
+    assert load_config(write_config(tmp_path, "target:\n"), RULES).site.importer_email is None
 
 
 def test_severity_may_be_quoted(tmp_path: Path) -> None:
@@ -651,7 +651,7 @@ def test_utf8_byte_order_mark_is_accepted(tmp_path: Path) -> None:
     path = tmp_path / "jiramigrate.yaml"
     path.write_bytes(b"\xef\xbb\xbftarget:\n  plan: free\n")
 
-    assert load_config(path, RULES).target.plan == "free"
+    assert load_config(path, RULES).site.plan == "free"
 
 
 # --- files that cannot be read --------------------------------------------------------

@@ -77,7 +77,7 @@ def zip_of(members: list[tuple[str, bytes]]) -> bytes:
 @pytest.fixture(scope="module")
 def rules_and_settings() -> tuple[list, dict]:
     # the backup's rules: a media rule checks a media target, and a backup has none
-    rules = [rule for rule in pytest_jiramigrate_rules(None) if rule.target == "backup"]
+    rules = [rule for rule in pytest_jiramigrate_rules(None) if rule.kind == "backup"]
     return rules, load_config(None, rules).rules
 
 

@@ -14,11 +14,13 @@ from typing import Any
 import pytest
 
 from pytest_jiramigrate import facts as facts_store
+from pytest_jiramigrate.config import load_config
 from pytest_jiramigrate.core.limits import ArchiveLimits
 from pytest_jiramigrate.core.sizes import format_size
 from pytest_jiramigrate.facts import Facts
 from pytest_jiramigrate.rules import media as rules
 from pytest_jiramigrate.rules.base import Rule, RuleSettings, Verdict
+from pytest_jiramigrate.rules.outcome import evaluate
 from pytest_jiramigrate.rules.site import CloudSite
 from pytest_jiramigrate.scan.media import bucket_of, classify, scan_media
 
@@ -80,12 +82,12 @@ def add_backup(db: sqlite3.Connection) -> None:
 
 
 def check(rule: Rule, facts: Facts, target: str, plan: str = "standard", **limits: Any) -> Verdict:
-    rules.set_current_target(facts, target)
     settings = RuleSettings(
         severity=rule.severity,
         max_findings=0,
         limits={**rule.defaults(), **limits},
-        target=CloudSite(plan=plan),  # type: ignore[arg-type]
+        site=CloudSite(plan=plan),  # type: ignore[arg-type]
+        subject=target,
     )
     return rule.check(facts, settings)
 
@@ -237,16 +239,25 @@ def test_rules_catalogue_is_the_public_one() -> None:
         "attachment-size-limit",
         "storage-within-plan",
     ]
-    assert {(r.target, r.group) for r in rules.RULES} == {("media", "media")}
+    assert {(r.kind, r.group) for r in rules.RULES} == {("media", "media")}
     # media-archive reads no source: an unreadable target fails it (the gate fails closed)
     assert all("media" in r.needs for r in rules.RULES if r.id != "media-archive")
     assert rules.media_archive.needs == ()
 
 
-def test_checks_refuse_to_guess_the_target(tmp_path: Path) -> None:
-    facts = scanned(tmp_path, write_tree(tmp_path / "media", GOOD_TREE))
-    with pytest.raises(LookupError, match="set_current_target"):
-        rules.current_target(facts)
+def test_each_check_is_given_its_target(tmp_path: Path) -> None:
+    """The subject reaches the check explicitly: two targets in one store, each item reads
+    its own inventory and its own availability (no state shared between items)."""
+    good = write_tree(tmp_path / "good", GOOD_TREE)
+    broken = tmp_path / "broken.zip"
+    broken.write_bytes(b"not a zip")
+    facts = scanned(tmp_path, good, broken)
+    settings = load_config(None, rules.RULES).rules
+    on_good = evaluate(rules.media_structure, facts, settings["media-structure"], "good")
+    on_broken = evaluate(rules.media_structure, facts, settings["media-structure"], "broken.zip")
+    assert (on_good.status, on_good.subject) == ("passed", "good")
+    assert on_broken.status == "error" and on_broken.reason.startswith("not checked: ")
+    assert on_broken.subject == "broken.zip"
 
 
 # --------------------------------------------------------------------------- media-archive

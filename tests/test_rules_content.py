@@ -84,7 +84,7 @@ def run(rule: Rule, store: Store, **limits: Any) -> Verdict:
         severity=rule.severity,
         max_findings=0,
         limits={**rule.defaults(), **limits},
-        target=CloudSite(),
+        site=CloudSite(),
     )
     return rule.check(store.facts(), settings)
 

@@ -110,7 +110,7 @@ def run(rule: Rule, store: Store, target: CloudSite | None = None) -> Verdict:
         severity=rule.severity,
         max_findings=0,
         limits=rule.defaults(),
-        target=target or CloudSite(),
+        site=target or CloudSite(),
     )
     return rule.check(store.facts(), settings)
 

@@ -86,7 +86,7 @@ def run(rule: Rule, facts: Facts, limits: dict[str, Any] | None = None, **target
         severity=rule.severity,
         max_findings=0,
         limits={**rule.defaults(), **(limits or {})},
-        target=CloudSite(**target),
+        site=CloudSite(**target),
     )
     return rule.check(facts, settings)
 

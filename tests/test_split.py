@@ -68,8 +68,8 @@ def fingerprint(path: Path) -> dict[str, str]:
 
 
 def check(rule: Rule, facts: Facts, target: str, **limits: int) -> Verdict:
-    rules.set_current_target(facts, target)
-    settings = RuleSettings(rule.severity, 0, {**rule.defaults(), **limits}, CloudSite())
+    limits = {**rule.defaults(), **limits}
+    settings = RuleSettings(rule.severity, 0, limits, CloudSite(), subject=target)
     return rule.check(facts, settings)
 
 

@@ -53,7 +53,7 @@ def load_config(path: Path | None, rules: Sequence[Rule]) -> Config:
     return _build_config(document, root, rules)
 
 
-_TARGET_FIELDS: dict[str, Converter] = {
+_SITE_FIELDS: dict[str, Converter] = {
     "plan": choice(PLANS),
     "billing": choice(BILLINGS),
     "user_tier": optional(whole_number(minimum=1)),
@@ -95,7 +95,7 @@ def _read_rules(
     document: Document,
     node: Node | None,
     rules: Sequence[Rule],
-    target: CloudSite,
+    site: CloudSite,
     default_max_findings: Mapping[str, int],
 ) -> dict[str, RuleSettings]:
     """Settings for every rule: its defaults, overridden by what ``rules.<id>`` says.
@@ -120,7 +120,7 @@ def _read_rules(
             severity=severity,
             max_findings=max_findings,
             limits=MappingProxyType({**rule.defaults(), **overrides}),
-            target=target,
+            site=site,
         )
     return settings
 
@@ -141,20 +141,20 @@ def _build_config(document: Document, root: Node | None, rules: Sequence[Rule]) 
         return None if written is None else written[1]
 
     custom = read_custom_rules(document, section(CUSTOM_RULES), rules)
-    target = CloudSite(
-        **read_section(document, section("target"), "target", _TARGET_FIELDS),
+    site = CloudSite(
+        **read_section(document, section("target"), "target", _SITE_FIELDS),
         **read_section(document, section("email"), "email", _EMAIL_FIELDS),
     )
     every_rule = [*rules, *(rule for rule, _ in custom)]
     max_findings = {rule.id: written for rule, written in custom if written is not None}
     return Config(
         path=document.path,
-        target=target,
+        site=site,
         archive=ArchiveLimits(
             **read_section(document, section("archive"), "archive", _ARCHIVE_FIELDS)
         ),
         # the report section's only key has the name of the Config field it sets
         **read_section(document, section("report"), "report", _REPORT_FIELDS),
-        rules=_read_rules(document, section("rules"), every_rule, target, max_findings),
+        rules=_read_rules(document, section("rules"), every_rule, site, max_findings),
         custom_rules=tuple(rule for rule, _ in custom),
     )

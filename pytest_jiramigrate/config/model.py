@@ -17,7 +17,8 @@ class Config:
     """The effective configuration of one run."""
 
     path: Path | None
-    target: CloudSite = field(default_factory=CloudSite)
+    #: the Cloud site (the YAML's and the JSON report's ``target`` section)
+    site: CloudSite = field(default_factory=CloudSite)
     archive: ArchiveLimits = field(default_factory=ArchiveLimits)
     #: offenders listed in a failure message before "and N more"
     max_listed: int = 50
@@ -31,20 +32,20 @@ class Config:
         Laid out like the YAML file (plus ``path``), so an auditor can read
         which thresholds a run used and paste them back into a file.
         """
-        target = self.target
+        site = self.site
         return {
             "path": None if self.path is None else str(self.path),
             "target": {
-                "plan": target.plan,
-                "billing": target.billing,
-                "user_tier": target.user_tier,
-                "users": target.users,
-                "cloud_groups": list(target.cloud_groups),
-                "importer_email": target.importer_email,
+                "plan": site.plan,
+                "billing": site.billing,
+                "user_tier": site.user_tier,
+                "users": site.users,
+                "cloud_groups": list(site.cloud_groups),
+                "importer_email": site.importer_email,
             },
             "email": {
-                "allow_domains": list(target.allow_domains),
-                "deny_domains": list(target.deny_domains),
+                "allow_domains": list(site.allow_domains),
+                "deny_domains": list(site.deny_domains),
             },
             "archive": {
                 "max_ratio": self.archive.max_ratio,

@@ -7,7 +7,7 @@ outcomes are listed in, and the overall verdict of a run.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from pytest_jiramigrate.facts import Facts
@@ -50,7 +50,8 @@ def readiness(statuses: Iterable[str]) -> Readiness:
 @dataclass(frozen=True)
 class Outcome:
     rule: Rule
-    target: str
+    #: the node name of what was checked: the backup, or one media target
+    subject: str
     settings: RuleSettings
     status: Status
     verdict: Verdict | None = None
@@ -66,24 +67,30 @@ class Outcome:
         return self.verdict.summary if self.verdict else self.reason
 
 
-def evaluate(rule: Rule, facts: Facts, settings: RuleSettings, target: str) -> Outcome:
-    """Check ``rule``; a rule that raises becomes an ``error`` outcome, not a crash."""
+def evaluate(rule: Rule, facts: Facts, settings: RuleSettings, subject: str) -> Outcome:
+    """Check ``rule`` on ``subject`` (the node name of the backup or of one media target);
+    a rule that raises becomes an ``error`` outcome, not a crash.
+
+    The check receives the subject in its settings.  A media target's inventory is
+    the ``media`` source a media rule needs: it is available when that target was read.
+    """
+    settings = replace(settings, subject=subject)
     if settings.severity == "off":
-        return Outcome(rule, target, settings, "skipped", reason="severity is off in the config")
+        return Outcome(rule, subject, settings, "skipped", reason="severity is off in the config")
     for source in rule.needs:
-        missing = facts.missing(source)
+        missing = facts.missing(f"media:{subject}" if source == "media" else source)
         if missing:
-            return Outcome(rule, target, settings, "error", reason=f"not checked: {missing}")
+            return Outcome(rule, subject, settings, "error", reason=f"not checked: {missing}")
     try:
         verdict = rule.check(facts, settings)
     except NotChecked as why:
         status: Status = "error" if settings.severity == "error" else "skipped"
-        return Outcome(rule, target, settings, status, reason=f"not checked: {why}")
+        return Outcome(rule, subject, settings, status, reason=f"not checked: {why}")
     except Exception as error:  # a third-party rule must not take down the session
         reason = f"rule {rule.id} raised {type(error).__name__}: {error}"
-        return Outcome(rule, target, settings, "error", reason=reason)
+        return Outcome(rule, subject, settings, "error", reason=reason)
     if len(verdict.findings) <= settings.max_findings:
         status = "warning" if verdict.advisories else "passed"
-        return Outcome(rule, target, settings, status, verdict)
+        return Outcome(rule, subject, settings, status, verdict)
     status = "failed" if settings.severity == "error" else "warning"
-    return Outcome(rule, target, settings, status, verdict)
+    return Outcome(rule, subject, settings, status, verdict)

@@ -467,7 +467,7 @@ where d.active = 1
     needs=("entities",),
 )
 def email_domain(facts: Facts, settings: RuleSettings) -> Verdict:
-    target = settings.target
+    target = settings.site
 
     def problem(address: str) -> str | None:
         return domain_problem(address, target.allow_domains, target.deny_domains, facts.mask.domain)
@@ -681,7 +681,7 @@ where d.active = 1 and u.active = 1
 )
 def user_count_within_plan(facts: Facts, settings: RuleSettings) -> Verdict:
     licensed = licensed_users(facts)
-    target = settings.target
+    target = settings.site
     counting = {"counting": licensed.counting}
     if target.plan == "free":
         return _free_plan_verdict(licensed, int(settings["free_limit"]))

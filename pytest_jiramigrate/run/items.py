@@ -12,7 +12,7 @@ from pytest_jiramigrate.core.terminal import printable
 from pytest_jiramigrate.report.text import Crash, FailureRepr, failure_text
 from pytest_jiramigrate.rules.base import Rule
 from pytest_jiramigrate.rules.outcome import Outcome
-from pytest_jiramigrate.run.session import SESSION_KEY, JiraSession, Target
+from pytest_jiramigrate.run.session import SESSION_KEY, JiraSession, Subject
 from pytest_jiramigrate.run.warning import JiraReadinessWarning
 
 
@@ -29,26 +29,26 @@ def run_state(node: pytest.Item | pytest.Collector) -> JiraSession:
     return node.config.stash[SESSION_KEY]
 
 
-class TargetFile(pytest.File):
-    """A backup zip or media target, collected as the parent of its rule items."""
+class SubjectFile(pytest.File):
+    """A subject (the backup zip or a media target), collected as the parent of its rule items."""
 
-    def __init__(self, *, target: Target, **kwargs: Any) -> None:
+    def __init__(self, *, subject: Subject, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.target = target
+        self.subject = subject
 
     @classmethod
-    def for_target(cls, session: pytest.Session, target: Target) -> TargetFile:
-        return cls.from_parent(session, path=target.path, nodeid=target.name, target=target)
+    def for_subject(cls, session: pytest.Session, subject: Subject) -> SubjectFile:
+        return cls.from_parent(session, path=subject.path, nodeid=subject.name, subject=subject)
 
     def collect(self) -> Iterator[RuleItem]:
-        for rule in run_state(self).rules_for(self.target):
+        for rule in run_state(self).rules_for(self.subject):
             yield RuleItem.from_parent(self, name=rule.id, rule=rule)
 
 
 class RuleItem(pytest.Item):
     """One readiness rule checked against one target; the item's name is the rule id."""
 
-    parent: TargetFile
+    parent: SubjectFile
 
     def __init__(self, *, rule: Rule, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -59,7 +59,7 @@ class RuleItem(pytest.Item):
         """Check the rule before setup, so that a rule that cannot run is skipped by a
         skip marker, which pytest reports at the item rather than at this file."""
         jira = run_state(self)
-        outcome = self.outcome = jira.check(self.parent.target, self.rule)
+        outcome = self.outcome = jira.check(self.parent.subject, self.rule)
         self.user_properties += jira.properties(outcome)
         if outcome.status == "skipped" or outcome.reason.startswith("not checked"):
             self.add_marker(pytest.mark.skip(reason=printable(outcome.reason)))
@@ -84,7 +84,7 @@ class RuleItem(pytest.Item):
             text = failure_text(
                 self.outcome,
                 jira.config.max_listed,
-                placeholders=jira.placeholders(self.parent.target),
+                placeholders=jira.placeholders(self.parent.subject),
             )
             crash = Crash(str(self.path), None, printable(self.outcome.summary))
             return FailureRepr(text, crash)

@@ -1,4 +1,4 @@
-"""The state of one readiness run: targets, rules, the facts store and the outcomes.
+"""The state of one readiness run: subjects, rules, the facts store and the outcomes.
 
 Registered as a pytest plugin only when ``--jira-backup`` (or ``--jira-media``)
 is given; without them pytest-jiramigrate adds options and nothing else.
@@ -33,7 +33,6 @@ from pytest_jiramigrate.report.markdown import render_summary
 from pytest_jiramigrate.report.redact import Redactor, load_key
 from pytest_jiramigrate.report.text import failure_text
 from pytest_jiramigrate.rules.base import Rule, plural
-from pytest_jiramigrate.rules.media import set_current_target
 from pytest_jiramigrate.rules.outcome import Outcome, evaluate, outcome_rank
 from pytest_jiramigrate.rules.users import licensed_users
 from pytest_jiramigrate.run.options import Options, options
@@ -47,8 +46,9 @@ SESSION_KEY = pytest.StashKey["JiraSession"]()
 
 
 @dataclass
-class Target:
-    """Something checked: the backup zip, or one media directory or zip."""
+class Subject:
+    """The subject of rule items (the file being checked): the backup zip, or one media
+    directory or zip."""
 
     kind: Literal["backup", "media"]
     path: Path
@@ -61,7 +61,7 @@ class JiraSession:
     pytest_config: pytest.Config
     config: Config
     rules: Sequence[Rule]
-    targets: list[Target]
+    subjects: list[Subject]
     rescan: bool = False
     #: when this run started (under pytest-xdist, the controller's run): with
     #: ``--jira-rescan`` a store written since then is this run's own scan, used as is
@@ -82,11 +82,11 @@ class JiraSession:
     _scratch: Path | None = None
 
     @property
-    def backup(self) -> Target | None:
-        return next((t for t in self.targets if t.kind == "backup"), None)
+    def backup(self) -> Subject | None:
+        return next((t for t in self.subjects if t.kind == "backup"), None)
 
-    def rules_for(self, target: Target) -> list[Rule]:
-        return [rule for rule in self.rules if rule.target == target.kind]
+    def rules_for(self, subject: Subject) -> list[Rule]:
+        return [rule for rule in self.rules if rule.kind == subject.kind]
 
     def cache_dir(self) -> Path:
         """Under pytest's cache directory; a temporary one with ``-p no:cacheprovider``.
@@ -147,7 +147,7 @@ class JiraSession:
                 if backup
                 else None
             )
-            media = [(t.path, t.name) for t in self.targets if t.kind == "media"]
+            media = [(t.path, t.name) for t in self.subjects if t.kind == "media"]
             if store is not None and self.redact:
                 store.chmod(0o600)  # a store cached by an earlier run keeps its mode
             if media:
@@ -165,15 +165,9 @@ class JiraSession:
         reporter = self.pytest_config.pluginmanager.get_plugin("terminalreporter")
         return ScanProgress(reporter, total, label)
 
-    def check(self, target: Target, rule: Rule) -> Outcome:
+    def check(self, subject: Subject, rule: Rule) -> Outcome:
         facts = self.facts()
-        if target.kind == "media":
-            set_current_target(facts, target.name)
-            facts.db.execute(
-                "INSERT OR REPLACE INTO source SELECT 'media', reason FROM source WHERE name = ?",
-                (f"media:{target.name}",),
-            )
-        return evaluate(rule, facts, self.config.rules[rule.id], target.name)
+        return evaluate(rule, facts, self.config.rules[rule.id], subject.name)
 
     @staticmethod
     def properties(outcome: Outcome) -> list[tuple[str, object]]:
@@ -193,11 +187,11 @@ class JiraSession:
             properties += sorted(verdict.properties.items())
         return properties
 
-    def placeholders(self, target: Target) -> dict[str, str]:
+    def placeholders(self, subject: Subject) -> dict[str, str]:
         """What ``<backup>`` and ``<cleaned-backup>`` mean in a rule's fix text: paths as
         they can be typed where pytest was started."""
         here = self.pytest_config.invocation_params.dir
-        path = target.path
+        path = subject.path
         shown = path.relative_to(here) if path.is_relative_to(here) else path
         cleaned = shown.with_name(shown.name.removesuffix(".zip") + ".clean.zip")
         return {"<backup>": shlex.quote(str(shown)), "<cleaned-backup>": shlex.quote(str(cleaned))}
@@ -211,7 +205,7 @@ class JiraSession:
         entry: dict[str, Any] = {
             "id": outcome.rule.id,
             "title": outcome.rule.title,
-            "target": outcome.target,
+            "target": outcome.subject,
             "severity": outcome.settings.severity,
             "outcome": outcome.status,
             "findings": outcome.findings,
@@ -234,7 +228,7 @@ class JiraSession:
     def inventory_line(self, facts: Facts) -> str:
         """The backup at a glance, printed once it is scanned."""
         if self.backup is None:
-            return f"jiramigrate: media only ({plural(len(self.targets), 'target')}), no backup"
+            return f"jiramigrate: media only ({plural(len(self.subjects), 'target')}), no backup"
         meta, counts = facts.meta, facts.counts()
         found = facts.jira_version()
         version = found.text if found else "unknown version"
@@ -253,7 +247,7 @@ class JiraSession:
         ranked = sorted(
             self.entries.items(), key=lambda kv: (outcome_rank(kv[1]["outcome"]), kv[0])
         )
-        several = len(self.targets) > 1
+        several = len(self.subjects) > 1
         names = [nodeid if several else entry["id"] for nodeid, entry in ranked]
         width = max(map(len, names))
         return [
@@ -343,20 +337,20 @@ def write_atomically(path: Path, text: str) -> None:
         partial.unlink(missing_ok=True)
 
 
-def targets(backup: Path | None, media: Sequence[Path]) -> list[Target]:
-    """The collected targets, named by file name (``site-backup.zip``), kept unique.
+def subjects(backup: Path | None, media: Sequence[Path]) -> list[Subject]:
+    """The collected subjects, named by file name (``site-backup.zip``), kept unique.
 
     A name is also a node id, which pytest prints and writes to its cache and
     every report: bytes that are not UTF-8 and control characters are shown
     escaped (:func:`printable`)."""
-    found = [Target("backup", backup, printable(backup.name))] if backup is not None else []
+    found = [Subject("backup", backup, printable(backup.name))] if backup is not None else []
     names = {t.name for t in found}
     for path in media:
         name = printable(path.name or str(path))
         while name in names:
             name = f"{name}~"
         names.add(name)
-        found.append(Target("media", path, name))
+        found.append(Subject("media", path, name))
     return found
 
 
@@ -426,7 +420,7 @@ def start_session(pytest_config: pytest.Config, given: Options) -> JiraSession:
         pytest_config=pytest_config,
         config=config,
         rules=rules,
-        targets=targets(given.backup, given.media),
+        subjects=subjects(given.backup, given.media),
         rescan=given.rescan,
         started=getattr(pytest_config, "workerinput", {}).get(RUN_STARTED, time.time()),
         report_path=outputs["report"],
