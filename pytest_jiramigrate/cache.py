@@ -99,12 +99,14 @@ def backup_store(
     progress: ProgressFactory | None = None,
     *,
     scanned_since: float | None = None,
+    workers: int | None = None,
 ) -> Path:
     """The finished facts store of the backup at ``path``: cached, or from a new scan.
 
     With ``scanned_since`` (a ``time.time()``), only a store written since then is
     used: a ``--jira-rescan`` run's processes (pytest-xdist workers and their
-    controller) share the one store the first of them scanned.
+    controller) share the one store the first of them scanned. ``workers`` (parse
+    processes) changes how fast a scan runs, never its facts, so it is no part of the key.
     """
     store = cache_dir / f"backup-{fingerprint(path, limits)}.sqlite"
     if not rescan and _usable(store, scanned_since):
@@ -116,7 +118,7 @@ def backup_store(
         partial = store.with_name(f"{store.name}.{os.getpid()}.partial")
         partial.unlink(missing_ok=True)
         try:
-            scan_backup(path, partial, limits, progress)
+            scan_backup(path, partial, limits, progress, workers)
             os.replace(partial, store)
         except (OSError, sqlite3.Error) as error:
             if out_of_space(error):

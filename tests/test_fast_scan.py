@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 import pytest
+from inline_pool import InlinePool
 
 from pytest_jiramigrate import facts
 from pytest_jiramigrate.scan import pieces
@@ -53,9 +54,14 @@ def both(
     return reference, fast
 
 
-@pytest.fixture(autouse=True)
-def small_pieces(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture(autouse=True, params=["here", "workers"])
+def small_pieces(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Small pieces, parsed in this process or handed over as to workers (which send
+    their rows back as SQLite images where Python has them)."""
     monkeypatch.setattr(pieces, "PIECE", 2048)
+    if request.param == "workers":
+        monkeypatch.setattr(pieces, "PARALLEL_FROM", 0)
+        monkeypatch.setattr(pieces, "ProcessPoolExecutor", InlinePool)
 
 
 @pytest.fixture(scope="module")
@@ -122,11 +128,36 @@ def test_process_pool_gives_the_same_facts(tmp_path: Path, monkeypatch: pytest.M
         b"<!-- \n    <Issue id='3'/> -->\n    <Issue id='2'/>\n</entity-engine-xml>garbage",
         b"<?xml version='1.0'?>\n<entity-engine-xml>\n    <Issue id='1' summary='&#1;'/>\n"
         b"    <Issue id='2'>\n    <Issue id='3'/>\n</entity-engine-xml>\x02\n",
+        b"<?xml version='1.0'?>\n<entity-engine-xml>\n    <Issue id='1' summary='s'>\n"
+        b"    <description>a\n    <Issue id='8'/></description>\n    <Issue id='9'/>\n"
+        b"    </Issue>\n    <Action id='5' issue='1' type='comment'>\n    <body>b</body>\n"
+        b"    </Action>\n    <Issue id='2' summary='t'/>\n</entity-engine-xml>\n",
+        b"<?xml version='1.0'?>\n<entity-engine-xml>\n"
+        b"    <User id='1' userName='a&amp;b' displayName=\"q&quot;x&#10;y\" "
+        b"firstName=\"&lt;&gt;&apos;&#x41;\" lastName='t\tab' emailAddress = 'a@b.c' />\n"
+        b'    <User\n\tuserName="c"   id="3"\r\n    active=\'0\'\n/>\n'
+        b"    <Group groupName='g' id='4' lowerGroupName=\"it's\"/>\n"
+        b"    <Issue id='6' summary='&#x1F600;' description='line&#13;&#10;two'/>\n"
+        b"    <Action id='7' issue='6' type='comment'><body><![CDATA[x]]><![CDATA[\n"
+        b"    <Action id='8' type='comment' body='fake'/>\n]]></body></Action>\n"
+        b"<!-- \n    <User id='9' userName='ghost'/>\n-->\n"
+        b"    <OSPropertyEntry id='10' entityName='jira.properties' propertyKey='jira.title'/>\n"
+        b"    <OSPropertyString id='10' value='T&amp;itle'/>\n</entity-engine-xml>\n",
     ],
-    ids=["truncated", "row-start-inside-cdata", "comment-and-garbage", "broken-middle"],
+    ids=[
+        "truncated",
+        "row-start-inside-cdata",
+        "comment-and-garbage",
+        "broken-middle",
+        "nested-elements-at-row-indent",
+        "attribute-escapes-quotes-order-whitespace",
+    ],
 )
-def test_hand_made_edge_cases(xml: bytes, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(pieces, "PIECE", 16)
+@pytest.mark.parametrize("piece", [16, 64, 2048])
+def test_hand_made_edge_cases(
+    xml: bytes, piece: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pieces, "PIECE", piece)
     reference, fast = both(xml, tmp_path)
     assert fast == reference
 

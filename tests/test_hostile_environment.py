@@ -429,8 +429,8 @@ def test_backup_changed_while_it_is_read_fails_backup_archive(
     path.write_bytes(backup[0].read_bytes())
     scan_entities = backup_scan.scan_entities
 
-    def changing_midway(*args: Any) -> str | None:
-        reason = scan_entities(*args)
+    def changing_midway(*args: Any, **kwargs: Any) -> str | None:
+        reason = scan_entities(*args, **kwargs)
         change(path)
         return reason
 

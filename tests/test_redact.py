@@ -25,7 +25,7 @@ from pytest_jiramigrate.config import load_config
 from pytest_jiramigrate.core.limits import ArchiveLimits
 from pytest_jiramigrate.facts import Facts
 from pytest_jiramigrate.report.redact import KEY_ENVIRONMENT, Redactor, load_key
-from pytest_jiramigrate.rules import archive, content, groups, users
+from pytest_jiramigrate.rules import after_import, archive, content, groups, users
 from pytest_jiramigrate.rules.outcome import Outcome, evaluate
 from synth import Manifest, SynthSpec, write_backup
 
@@ -36,8 +36,22 @@ FAULTS = (
     "admin-groups-both",
     "membership-dangling",
     "duplicate-user-in-directory",
+    "former-user",
+    "public-project",
 )
-RULES = [*archive.RULES, *users.RULES, *groups.RULES, *content.RULES]
+#: every backup rule that runs without a setting (importer-account's masking is tested with
+#: its setting in test_rules_after_import_facts.py)
+RULES = [
+    *archive.RULES,
+    *users.RULES,
+    *groups.RULES,
+    *content.RULES,
+    *(
+        rule
+        for rule in after_import.RULES
+        if rule.id not in ("importer-account", "free-plan-restrictions")
+    ),
+]
 #: usernames that are also numbers, words of the messages, and the base URL's host
 TRICKY_NAMES = ("1", "8", "admin", "issues", "jira")
 BASE_URL = "http://jira:8080"
@@ -109,6 +123,7 @@ def identities(store: Path) -> tuple[set[str], set[str]]:
             "SELECT child_name FROM membership WHERE membership_type = 'GROUP_USER'"
         )
     }
+    names |= {row[0] for row in db.execute("SELECT user_key FROM user_ref")}
     emails = {row[0] for row in db.execute("SELECT email FROM user WHERE email != ''")}
     return names, emails
 

@@ -266,12 +266,11 @@ def public_shares(facts: Facts) -> list[Finding]:
     for row in rows:
         kind = "filter" if row["entity_type"] == "SearchRequest" else "dashboard"
         name = row["name"] or f"{kind} {row['entity_id']}"
-        owner = f" (owner {row['owner']})" if row["owner"] else ""
+        owner = row["owner"] and facts.mask.user(row["owner"])
         findings.append(
             Finding(
-                f"{kind} {name}{owner} is shared with everyone",
-                # the owner is a "user" field, which --jira-redact masks
-                {kind: name, "id": row["entity_id"], "user": row["owner"]},
+                f"{kind} {name}{f' (owner {owner})' if owner else ''} is shared with everyone",
+                {kind: name, "id": row["entity_id"], "user": owner},
             )
         )
     return findings
@@ -382,10 +381,11 @@ def former_users(facts: Facts, settings: RuleSettings) -> Verdict:
             missing[user_key][kind] = missing[user_key].get(kind, 0) + count
     findings = [
         Finding(
-            f"{user}: " + ", ".join(f"{plural(n, kind)}" for kind, n in sorted(kinds.items())),
-            {"user": user, "references": dict(sorted(kinds.items()))},
+            f"{shown}: " + ", ".join(f"{plural(n, kind)}" for kind, n in sorted(kinds.items())),
+            {"user": shown, "references": dict(sorted(kinds.items()))},
         )
         for user, kinds in sorted(missing.items())
+        for shown in (facts.mask.user(user),)
     ]
     if not findings:
         return passed("Every user that issues, comments, worklogs and owners name is imported.")
@@ -808,13 +808,14 @@ def importer_account(facts: Facts, settings: RuleSettings) -> Verdict:
         )
         loss = "; with users: overwrite the importer can lose administration" if overwrite else ""
         listed = ", ".join(groups) if groups else "no group"
+        name, address = facts.mask.user(user["user_name"]), facts.mask.email(email)
         findings.append(
             Finding(
-                f"{user['user_name']} <{email}> is in the backup: memberships not imported"
+                f"{name} <{address}> is in the backup: memberships not imported"
                 f" for the importer ({listed}){loss}",
                 {
-                    "user": user["user_name"],
-                    "email": email,
+                    "user": name,
+                    "email": address,
                     "groups": groups,
                     "imported": user["lower_user_name"] in imported,
                 },

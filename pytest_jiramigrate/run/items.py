@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from pytest_jiramigrate.core.terminal import printable
+from pytest_jiramigrate.core.terminal import name_text, printable
 from pytest_jiramigrate.report.text import Crash, FailureRepr, failure_text
 from pytest_jiramigrate.rules.base import Rule
 from pytest_jiramigrate.rules.outcome import Outcome
@@ -91,5 +91,6 @@ class RuleItem(pytest.Item):
         return super().repr_failure(excinfo, style=style)
 
     def reportinfo(self) -> tuple[Any, int, str]:
-        # the rule id alone: pytest turns every "." of a domain into "::"
-        return self.path, 0, self.rule.id
+        # the rule id alone: pytest turns every "." of a domain into "::"; the path escaped,
+        # as pytest prints it raw in the "SKIPPED [1] path:line: reason" summary lines
+        return printable(name_text(self.path)), 0, self.rule.id

@@ -52,6 +52,9 @@ def add_options(parser: pytest.Parser) -> None:
         help="a media directory or media zip (attachments, avatars, logos); repeat per chunk",
     )
     parser.addini("jira_media", "media directories or zips, one per line", type="linelist")
+    workers_help = "processes that parse entities.xml (default: one per available core; 1: none)"
+    group.addoption("--jira-workers", dest="jira_workers", metavar="N", help=workers_help)
+    parser.addini("jira_workers", workers_help, type="string", default="")
     for name, help_text, ini in FLAGS:
         group.addoption(
             f"--jira-{name}",
@@ -84,6 +87,8 @@ class Options:
     redact: bool
     list_rules: bool
     rescan: bool
+    #: processes that parse entities.xml; None: one per available core
+    workers: int | None = None
 
     @property
     def checks_something(self) -> bool:
@@ -93,9 +98,10 @@ class Options:
     @classmethod
     def parse(cls, config: pytest.Config) -> Options:
         backup = value_or_ini(config, "backup")
+        media = tuple(media_paths(config))
         return cls(
             backup=config.invocation_params.dir / backup if backup else None,
-            media=tuple(media_paths(config)),
+            media=media,
             config_option=config.getoption("jira_config"),
             config_ini=config.getini("jira_config") or None,
             report=value_or_ini(config, "report"),
@@ -106,6 +112,8 @@ class Options:
             redact=flag(config, "redact"),
             list_rules=flag(config, "rules"),
             rescan=flag(config, "rescan"),
+            # an inert plugin (nothing to check) does not judge its settings
+            workers=worker_count(config) if backup or media else None,
         )
 
 
@@ -127,6 +135,26 @@ def flag(config: pytest.Config, name: str) -> bool:
     return any(name == flag_name and ini for flag_name, _, ini in FLAGS) and bool(
         config.getini(f"jira_{name}")
     )
+
+
+def worker_count(config: pytest.Config) -> int | None:
+    """``--jira-workers``, else the ``jira_workers`` ini key; None when neither is set.
+
+    Anything but a positive whole number is a usage error that names the value.
+    """
+    given = config.getoption("jira_workers")
+    source = "--jira-workers"
+    if given is None:
+        given, source = config.getini("jira_workers"), "the jira_workers ini key"
+    text = str(given).strip()
+    if not text:
+        return None
+    if not text.isdecimal() or int(text) < 1:
+        raise pytest.UsageError(
+            f"{source} must be a whole number of processes, 1 or more (1: parse in the "
+            f"pytest process); got {given!r}"
+        )
+    return int(text)
 
 
 def value_or_ini(config: pytest.Config, name: str) -> str | None:

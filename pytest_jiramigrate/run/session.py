@@ -66,6 +66,8 @@ class JiraSession:
     #: when this run started (under pytest-xdist, the controller's run): with
     #: ``--jira-rescan`` a store written since then is this run's own scan, used as is
     started: float = field(default_factory=time.time)
+    #: processes that parse entities.xml; None: one per available core
+    workers: int | None = None
     report_path: Path | None = None
     summary_path: Path | None = None
     export_dir: Path | None = None
@@ -143,7 +145,15 @@ class JiraSession:
             backup = self.backup
             since = self.started if self.rescan else None
             store = (
-                backup_store(backup.path, cache, limits, False, self.progress, scanned_since=since)
+                backup_store(
+                    backup.path,
+                    cache,
+                    limits,
+                    False,
+                    self.progress,
+                    scanned_since=since,
+                    workers=self.workers,
+                )
                 if backup
                 else None
             )
@@ -423,6 +433,7 @@ def start_session(pytest_config: pytest.Config, given: Options) -> JiraSession:
         subjects=subjects(given.backup, given.media),
         rescan=given.rescan,
         started=getattr(pytest_config, "workerinput", {}).get(RUN_STARTED, time.time()),
+        workers=given.workers,
         report_path=outputs["report"],
         summary_path=outputs["summary"],
         export_dir=outputs["export"],

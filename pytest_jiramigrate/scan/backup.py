@@ -7,6 +7,7 @@ exactly what is wrong and the other rules still run where they can.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import sqlite3
 from collections.abc import Callable
@@ -54,14 +55,21 @@ Scanner = Callable[[BinaryIO, sqlite3.Connection, int, Callable[[int], None] | N
 
 
 def scan_backup(
-    path: Path, store: Path, limits: ArchiveLimits, progress: ProgressFactory | None = None
+    path: Path,
+    store: Path,
+    limits: ArchiveLimits,
+    progress: ProgressFactory | None = None,
+    workers: int | None = None,
 ) -> None:
-    """Write the facts of the backup at ``path`` into a new store at ``store``."""
+    """Write the facts of the backup at ``path`` into a new store at ``store``.
+
+    ``workers``: processes that parse entities.xml (default: one per available core).
+    """
     db = facts.create(store)
     try:
         db.execute("BEGIN")  # one transaction: SQLite commits per statement otherwise
         before = _identity(path)
-        _scan_into(db, path, limits, progress)
+        _scan_into(db, path, limits, progress, workers)
         if _identity(path) != before:
             _changed_while_read(db)
         facts.summarize(db)
@@ -97,7 +105,11 @@ def _changed_while_read(db: sqlite3.Connection) -> None:
 
 
 def _scan_into(
-    db: sqlite3.Connection, path: Path, limits: ArchiveLimits, progress: ProgressFactory | None
+    db: sqlite3.Connection,
+    path: Path,
+    limits: ArchiveLimits,
+    progress: ProgressFactory | None,
+    workers: int | None,
 ) -> None:
     meta = {"backup_path": name_text(path), "backup_name": name_text(path.name)}
     checksum = sha256_of(path) if path.is_file() else None
@@ -119,7 +131,8 @@ def _scan_into(
     if entities:
         db.execute("INSERT OR REPLACE INTO meta VALUES ('entities_member', ?)", (entities,))
     _sources(db, archive=None)
-    _read(db, path, inspection, entities, limits, scan_entities, "entities", progress)
+    entities_scan = functools.partial(scan_entities, workers=workers)
+    _read(db, path, inspection, entities, limits, entities_scan, "entities", progress)
     _read(db, path, inspection, activeobjects, limits, scan_activeobjects, "activeobjects")
 
 

@@ -8,10 +8,11 @@ worker process in one C call (lxml, the same hardened options as the reference
 scan); only rows of the entities the rules need become Python objects.  Every
 byte still goes through the forbidden-character scanner and the XML parser, so
 ``xml-well-formed`` and ``xml-valid-characters`` cover the whole file.  The
-main process inflates the zip member, cuts it, and writes the workers' rows
-into the facts store in document order, so the facts equal those of
-:class:`~pytest_jiramigrate.scan.entities.ReferenceScan` (a test checks this on
-the real corpus and on every injected fault).
+main process cuts the stream (a thread of its own inflates the zip member
+ahead of it) and copies the workers' rows, sent back as SQLite database
+images, into the facts store in document order, so the facts equal those of
+:class:`~pytest_jiramigrate.scan.entities.ReferenceScan` (a test checks this
+on the real corpus and on every injected fault).
 
 A piece whose parse fails is read again with the pull parser, which keeps the
 rows before the error; nothing after the first error is taken as a fact.  A
@@ -27,8 +28,11 @@ import bisect
 import itertools
 import multiprocessing
 import os
+import queue
 import re
 import sqlite3
+import sys
+import threading
 from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -54,10 +58,15 @@ from pytest_jiramigrate.scan.entities import (
 )
 from pytest_jiramigrate.scan.xmlchars import BadChar, CharScanner
 
-#: bytes per piece: large enough to amortise a process round trip (1 MB and
+#: bytes per piece at most: large enough to amortise a process round trip (1 MB and
 #: 8 MB pieces scan 400 MB equally fast), small enough that a worker stays
 #: near 55 MB (a parsed piece costs about ten times its size)
 PIECE = 1 << 20
+#: bytes per piece at least, however many workers share the work
+MIN_PIECE = 256 << 10
+#: the bytes of all pieces in flight (queued for or parsed by a worker) together stay
+#: near this once there are more workers than it holds pieces of PIECE bytes
+IN_FLIGHT = 16 << 20
 #: below this size the pieces are parsed in this process (no workers to start)
 PARALLEL_FROM = 32 << 20
 #: bytes without a cut point after which the rest is streamed through the reference scan:
@@ -76,6 +85,12 @@ PREFIX = b"<" + ROOT + b">\n"
 SUFFIX = b"</" + ROOT + b">"
 
 Rows = dict[str, list[tuple[object, ...]]]
+#: workers hand their rows back as the image of an SQLite database (Python 3.11+), which
+#: the main process copies into the store with ``INSERT ... SELECT``: no Python object
+#: per row is unpickled or inserted there, which would be serial work more cores cannot share
+IMAGES = sys.version_info >= (3, 11)
+#: the schema the images are opened as, attached to the store's connection
+IMAGE_SCHEMA = "fast_scan_piece"
 Progress = Callable[[int], None]
 
 
@@ -96,6 +111,9 @@ class Piece:
 class PieceResult:
     index: int
     tables: Rows = field(default_factory=dict)
+    #: the rows as a serialized SQLite database, one table per facts table (see IMAGES)
+    image: bytes | None = None
+    image_tables: list[str] = field(default_factory=list)
     rows: Counter[str] = field(default_factory=Counter)
     bad: list[tuple[BadChar, str | None, str | None]] = field(default_factory=list)
     comments: list[str] = field(default_factory=list)
@@ -139,17 +157,21 @@ def find_cut(data: bytes, low: int) -> int | None:
             return position + 1
 
 
-def cut_pieces(blocks: Iterator[bytes], head: bytes, encoding: str) -> Iterator[Piece]:
-    """Cut the stream (``head`` then ``blocks``) into row-aligned pieces.
+def cut_pieces(
+    blocks: Iterator[bytes], head: bytes, encoding: str, size: int | None = None
+) -> Iterator[Piece]:
+    """Cut the stream (``head`` then ``blocks``) into row-aligned pieces of about ``size``
+    bytes (default :data:`PIECE`).
 
     When :data:`UNCUT_LIMIT` bytes hold no cut point, the last piece is
     ``uncut`` and the rest of ``blocks`` is left unread, for the reference scan.
     """
+    size = PIECE if size is None else size
     root = _ROOT_TAG.search(head)
     low = root.end() if root else 0
     buffer, offset, lines, index = head, 0, 0, 0
     while True:
-        buffer, exhausted = _fill(buffer, blocks, PIECE)
+        buffer, exhausted = _fill(buffer, blocks, size)
         cut = None if exhausted else find_cut(buffer, max(low, len(buffer) // 2))
         if cut is None and not exhausted:
             cut = find_cut(buffer, low)
@@ -181,11 +203,12 @@ def _fill(buffer: bytes, blocks: Iterator[bytes], size: int) -> tuple[bytes, boo
     return b"".join(parts), False
 
 
-def scan_piece(piece: Piece) -> PieceResult:
+def scan_piece(piece: Piece, image: bool = False) -> PieceResult:
     """Parse one piece (in a worker): its rows, comments and forbidden characters.
 
-    A piece that does not parse, or is ``uncut``, comes back with ``failed``
-    set and no facts: the main process reads on from it with the reference scan.
+    With ``image``, the rows come back as a serialized SQLite database (see
+    :data:`IMAGES`). A piece that does not parse, or is ``uncut``, comes back with
+    ``failed`` set and no facts: the main process reads on from it with the reference scan.
     """
     if piece.uncut:
         return PieceResult(piece.index, failed=True)
@@ -212,9 +235,44 @@ def scan_piece(piece: Piece) -> PieceResult:
     starts, owners = _read_rows(root, reader, result, want_starts=bool(bad or more))
     if piece.last:
         result.comments += [s.text or "" for s in root.itersiblings() if s.tag is etree.Comment]
-    result.tables, result.rows = buffer.tables, reader.rows
+    result.rows = reader.rows
+    if image and buffer.tables:
+        result.image, result.image_tables = rows_image(buffer.tables), list(buffer.tables)
+    else:
+        result.tables = buffer.tables
     result.bad = [_owner(b, starts, owners) for b in bad + more]
     return result
+
+
+def rows_image(tables: Rows) -> bytes:
+    """The rows as the image of an in-memory SQLite database: a table of untyped
+    columns per facts table, rows in document order, so that the store converts
+    the values exactly as if they were inserted one by one."""
+    db = sqlite3.connect(":memory:")
+    try:
+        for table, rows in tables.items():
+            columns = ", ".join(f"c{column}" for column in range(len(rows[0])))
+            db.execute(f"CREATE TABLE {table} ({columns})")
+            insert_rows(db, table, rows)
+        db.commit()
+        return serialize(db)
+    finally:
+        db.close()
+
+
+def serialize(db: sqlite3.Connection) -> bytes:
+    """The database's image (``Connection.serialize``, Python 3.11+)."""
+    if sys.version_info >= (3, 11):
+        return db.serialize()
+    raise NotImplementedError("SQLite images need Python 3.11")  # IMAGES is False
+
+
+def deserialize(db: sqlite3.Connection, image: bytes, schema: str) -> None:
+    """Open ``image`` as ``schema`` of ``db`` (``Connection.deserialize``, Python 3.11+)."""
+    if sys.version_info >= (3, 11):
+        db.deserialize(image, name=schema)
+    else:
+        raise NotImplementedError("SQLite images need Python 3.11")  # IMAGES is False
 
 
 def _read_rows(
@@ -261,12 +319,39 @@ def _owner(
     return bad, entity, entity_id
 
 
-class FastScan:
-    """Drive the pieces: cut here, parse in workers, write here in document order."""
+def available_cores() -> int:
+    """The cores this process may run on: its CPU affinity (``taskset``, a container's
+    cpuset) where the platform tells it, else every core of the machine."""
+    affinity = getattr(os, "sched_getaffinity", None)
+    if affinity is not None:
+        return max(1, len(affinity(0)))
+    return os.cpu_count() or 1
 
-    def __init__(self, db: sqlite3.Connection, file: str = FILE) -> None:
+
+def piece_size(workers: int) -> int:
+    """Bytes per piece for ``workers`` workers.
+
+    Each worker has two pieces in flight, so the pieces shrink as workers are
+    added: the bytes queued stay bounded, and so does the memory added per
+    worker (a worker parses one piece at a time).
+    """
+    return min(PIECE, max(MIN_PIECE, IN_FLIGHT // (2 * workers)))
+
+
+class FastScan:
+    """Drive the pieces: cut here, parse in workers, write here in document order.
+
+    ``workers``: the worker processes to parse in (default: one per available
+    core); 1 parses every piece in this process.
+    """
+
+    def __init__(
+        self, db: sqlite3.Connection, file: str = FILE, workers: int | None = None
+    ) -> None:
         self.db = db
         self.file = file
+        self.workers = workers if workers is not None else available_cores()
+        self.image_attached = False
         self.header = Header()
         self.rows: Counter[str] = Counter()
         self.last_row: tuple[str | None, str | None] = (None, None)
@@ -278,7 +363,7 @@ class FastScan:
         encoding, bom = declared_encoding(head)
         if bom == "UTF-16" or prolog_problems(head) or not _ROOT_TAG.search(head):
             return ReferenceScan(self.db, self.file).run(itertools.chain([head], blocks))
-        pieces = cut_pieces(blocks, head, encoding)
+        pieces = cut_pieces(blocks, head, encoding, piece_size(self.workers))
         if progress is not None:
             pieces = _reporting(pieces, progress)
         reason = None
@@ -296,12 +381,12 @@ class FastScan:
     def _results(
         self, pieces: Iterator[Piece], parallel: bool
     ) -> Iterator[tuple[Piece, PieceResult]]:
-        """Each piece with its result, in order; parsed by two workers when it pays.
+        """Each piece with its result, in order; parsed by the workers when it pays.
 
         A pool that cannot start or breaks (a restricted sandbox, a killed
         worker) costs speed, not results: its pieces are parsed here.
         """
-        workers = min(os.cpu_count() or 1, 2)
+        workers = self.workers
         if not parallel or workers < 2:
             for piece in pieces:
                 yield piece, scan_piece(piece)
@@ -326,6 +411,8 @@ class FastScan:
             self.header.read_comment(comment)
         for table, rows in result.tables.items():
             insert_rows(self.db, table, rows)
+        if result.image is not None:
+            self._merge(result.image, result.image_tables)
         self.rows.update(result.rows)
         problems = [
             bad_char_row(self.file, bad, *((entity, entity_id) if entity else self.last_row))
@@ -335,6 +422,24 @@ class FastScan:
             insert_rows(self.db, "xml_problem", problems)
         if result.last_row != (None, None):
             self.last_row = result.last_row
+
+    def _merge(self, image: bytes, tables: list[str]) -> None:
+        """Copy a worker's rows into the store, in document order, without a Python object
+        per row: the image is opened as a schema attached to the store's connection.
+
+        The schema stays attached (SQLite cannot detach it inside the scan's
+        transaction); it holds one piece's rows at most, and goes with the connection.
+        """
+        if not self.image_attached:
+            attached = {row[1] for row in self.db.execute("PRAGMA database_list")}
+            if IMAGE_SCHEMA not in attached:  # by an earlier scan on this connection
+                self.db.execute(f"ATTACH DATABASE ':memory:' AS {IMAGE_SCHEMA}")
+            self.image_attached = True
+        deserialize(self.db, image, IMAGE_SCHEMA)
+        for table in tables:
+            self.db.execute(
+                f"INSERT INTO main.{table} SELECT * FROM {IMAGE_SCHEMA}.{table} ORDER BY rowid"
+            )
 
     def _read_on(self, piece: Piece, later: Iterator[bytes]) -> str | None:
         """From a piece that does not parse to the end, parse as one stream, as the reference
@@ -368,7 +473,7 @@ def _submit(pool: ProcessPoolExecutor, piece: Piece) -> Future[PieceResult] | No
     if piece.uncut:  # nothing for a worker to parse: not worth sending it
         return None
     try:
-        return pool.submit(scan_piece, piece)
+        return pool.submit(scan_piece, piece, IMAGES)
     except (BrokenProcessPool, RuntimeError):
         return None
 
@@ -400,7 +505,75 @@ def _reporting_blocks(blocks: Iterator[bytes], progress: Progress, after: Piece)
 
 
 def scan_entities(
-    stream: BinaryIO, db: sqlite3.Connection, size: int = 0, progress: Progress | None = None
+    stream: BinaryIO,
+    db: sqlite3.Connection,
+    size: int = 0,
+    progress: Progress | None = None,
+    workers: int | None = None,
 ) -> str | None:
-    """Scan one entities.xml stream into ``db``; why it stopped early, or None."""
-    return FastScan(db).run(blocks_of(stream), size, progress)
+    """Scan one entities.xml stream into ``db``; why it stopped early, or None.
+
+    ``workers``: parse processes (default: one per available core; 1: none).
+    """
+    scan = FastScan(db, workers=workers)
+    if scan.workers < 2 or size < PARALLEL_FROM:
+        return scan.run(blocks_of(stream), size, progress)
+    with ReadAhead(blocks_of(stream)) as blocks:
+        return scan.run(blocks, size, progress)
+
+
+class ReadAhead:
+    """Inflate the next blocks in a thread of their own while this one cuts pieces and
+    merges results: zlib, CRC32 and file reads release the GIL, so inflating leaves the
+    main process's serial path (the part of the scan more workers cannot shorten).
+
+    Leaving the ``with`` block stops the thread and waits for it, so the stream is
+    never read after it is closed; an error reading it is raised to the reader.
+    """
+
+    DEPTH = 4
+    _END = object()
+
+    def __init__(self, blocks: Iterator[bytes]) -> None:
+        self._blocks = blocks
+        self._queue: queue.Queue[object] = queue.Queue(self.DEPTH)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._fill, name="jiramigrate-inflate", daemon=True)
+
+    def __enter__(self) -> Iterator[bytes]:
+        self._thread.start()
+        return self._drain()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _fill(self) -> None:
+        try:
+            for block in self._blocks:
+                if not self._put(block):
+                    return
+        except BaseException as error:  # handed to the reader, raised there
+            self._put(error)
+            return
+        self._put(self._END)
+
+    def _put(self, item: object) -> bool:
+        """Queue ``item`` unless the reader has gone; False when it has."""
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _drain(self) -> Iterator[bytes]:
+        while True:
+            item = self._queue.get()
+            if item is self._END:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            assert isinstance(item, bytes)
+            yield item
