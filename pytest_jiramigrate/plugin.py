@@ -188,11 +188,13 @@ class ReadinessRun:
     ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
         """Carry the rule's JSON entry on its report: the report reaches the process that
         writes the reports, also from a pytest-xdist worker."""
+        from pytest_jiramigrate.report.model import rule_entry
+
         report: pytest.TestReport = yield
         outcome = getattr(item, "outcome", None)
         ran = report.when == "call" or (report.when == "setup" and report.skipped)
         if outcome is not None and ran:
-            entry = self.jira.report_item(outcome)
+            entry = rule_entry(outcome)
             report.jiramigrate = entry  # type: ignore[attr-defined]
             if item.config.pluginmanager.hasplugin("html"):
                 add_html_extra(report, entry)
@@ -224,11 +226,11 @@ class ReadinessRun:
         terminalreporter.section("jiramigrate readiness")
         for line in self.jira.summary_table():
             terminalreporter.write_line(printable(line))
-        written = self.jira.written_report
+        written = self.jira.written.json
         if written is not None:
             terminalreporter.write_line(printable(f"JSON report written to {written}"))
-        if self.jira.exports:
-            count, where = len(self.jira.exports), self.jira.export_dir
+        if self.jira.written.exports:
+            count, where = len(self.jira.written.exports), self.jira.outputs.export
             terminalreporter.write_line(
                 printable(f"{count} CSV exports of offenders written to {where}")
             )

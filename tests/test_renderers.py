@@ -11,11 +11,15 @@ import pytest
 import yaml
 
 from pytest_jiramigrate.config import load_config
+from pytest_jiramigrate.report import model
 from pytest_jiramigrate.report.exports import EXPORT_MANIFEST, write_exports
 from pytest_jiramigrate.report.listing import render_rules
 from pytest_jiramigrate.report.markdown import escape, render_summary
+from pytest_jiramigrate.report.model import OUTCOME_ORDER, outcome_rank, readiness
 from pytest_jiramigrate.rules import archive, content, groups, media, users
-from pytest_jiramigrate.rules.outcome import OUTCOME_ORDER, Status, outcome_rank, readiness
+from pytest_jiramigrate.rules.base import Finding, RuleSettings, Verdict
+from pytest_jiramigrate.rules.outcome import Outcome, Status
+from pytest_jiramigrate.rules.site import CloudSite
 
 HOSTILE_USER = "=cmd|' /C calc'!A0"
 CI_DIR = Path(__file__).parent.parent / "example_project" / "ci"
@@ -112,6 +116,26 @@ def test_readiness_fails_closed(statuses: tuple[str, ...], verdict: str) -> None
 
 
 # --- Markdown summary -------------------------------------------------------------------
+
+
+def test_the_json_entry_and_the_junit_properties_tell_one_story() -> None:
+    """Both are made from the outcome in report/model.py; the table reads the entries."""
+    rule = users.user_count_within_plan
+    found = [Finding("120 active users", {"users": 120})]
+    verdict = Verdict(found, "120 active users, over 100.", observed=120, limit=100)
+    settings = RuleSettings("error", 0, rule.defaults(), CloudSite(), subject="site.zip")
+    outcome = Outcome(rule, "site.zip", settings, "failed", verdict)
+    entry = model.rule_entry(outcome)
+    assert entry["target"] == "site.zip" and entry["outcome"] == "failed"
+    assert entry["items"] == [{"users": 120, "detail": "120 active users"}]
+    properties = dict(model.junit_properties(outcome))
+    for key in ("severity", "findings", "threshold", "observed", "limit"):
+        assert properties[key] == entry[key], key
+    assert properties["rule"] == entry["id"] == rule.id
+    (line,) = model.summary_table({"site.zip::user-count-within-plan": entry}, False)
+    assert line.split()[:2] == ["FAILED", rule.id]
+    assert model.unchecked([entry]) == []
+    assert model.build_report({}, {}, [entry])["schema"] == "jiramigrate-report/1"
 
 
 def test_summary_gives_verdict_identity_and_counts(report: dict[str, Any]) -> None:

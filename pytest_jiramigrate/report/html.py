@@ -26,10 +26,10 @@ from pytest_jiramigrate.core.chunks import plan_chunks
 from pytest_jiramigrate.core.emails import domain_problem, tld_problem
 from pytest_jiramigrate.core.sizes import format_size
 from pytest_jiramigrate.facts import Facts
+from pytest_jiramigrate.report.model import Readiness, outcome_rank, readiness
 from pytest_jiramigrate.rules import after_import
 from pytest_jiramigrate.rules.base import Rule, plural
 from pytest_jiramigrate.rules.media import media_chunk_size, storage_within_plan
-from pytest_jiramigrate.rules.outcome import Readiness, outcome_rank, readiness
 from pytest_jiramigrate.rules.site import CloudSite
 from pytest_jiramigrate.rules.users import counted_users, licensed_users, user_count_within_plan
 from pytest_jiramigrate.scan.media import attachment_path

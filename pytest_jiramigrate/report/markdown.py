@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from pytest_jiramigrate.core.sizes import format_size
-from pytest_jiramigrate.rules.outcome import OUTCOME_ORDER, Readiness, readiness
+from pytest_jiramigrate.report.model import OUTCOME_ORDER, Readiness, readiness
 
 #: Offenders listed per rule before "and N more".
 DEFAULT_MAX_OFFENDERS = 10

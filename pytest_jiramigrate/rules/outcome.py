@@ -1,12 +1,11 @@
 """Running one rule against the facts: the outcome every report is made from.
 
-This module also owns the two decisions every report shares: the order the
-outcomes are listed in, and the overall verdict of a run.
+The order the outcomes are listed in and the overall verdict of a run are the
+report's decisions (:mod:`pytest_jiramigrate.report.model`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Literal
 
@@ -15,36 +14,6 @@ from pytest_jiramigrate.rules.base import NotChecked, Rule, RuleSettings, Verdic
 
 #: ``error`` means the rule could not run (its input is unreadable, or it raised).
 Status = Literal["passed", "failed", "warning", "skipped", "error"]
-
-#: Worst first: the order of every report's rule list and outcome counts.
-OUTCOME_ORDER: tuple[Status, ...] = ("failed", "error", "warning", "skipped", "passed")
-
-_RANKS: dict[str, int] = {status: rank for rank, status in enumerate(OUTCOME_ORDER)}
-
-
-def outcome_rank(status: str) -> int:
-    """Where ``status`` sorts in :data:`OUTCOME_ORDER`; anything else sorts last."""
-    return _RANKS.get(status, len(_RANKS))
-
-
-#: The overall verdict of a run (see :func:`readiness`).
-Readiness = Literal["not-checked", "not-ready", "warnings", "ready"]
-
-
-def readiness(statuses: Iterable[str]) -> Readiness:
-    """The run's verdict from its rules' outcomes; it fails closed.
-
-    A run in which no rule ran is ``not-checked``, never ``ready``; a rule that
-    failed or could not run (``error``) makes it ``not-ready``.
-    """
-    seen = set(statuses)
-    if not seen:
-        return "not-checked"
-    if seen & {"failed", "error"}:
-        return "not-ready"
-    if "warning" in seen:
-        return "warnings"
-    return "ready"
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from pytest_jiramigrate.core.terminal import name_text, printable
+from pytest_jiramigrate.report.model import junit_properties
 from pytest_jiramigrate.report.text import Crash, FailureRepr, failure_text
 from pytest_jiramigrate.rules.base import Rule
 from pytest_jiramigrate.rules.outcome import Outcome
@@ -60,7 +61,7 @@ class RuleItem(pytest.Item):
         skip marker, which pytest reports at the item rather than at this file."""
         jira = run_state(self)
         outcome = self.outcome = jira.check(self.parent.subject, self.rule)
-        self.user_properties += jira.properties(outcome)
+        self.user_properties += junit_properties(outcome)
         if outcome.status == "skipped" or outcome.reason.startswith("not checked"):
             self.add_marker(pytest.mark.skip(reason=printable(outcome.reason)))
 

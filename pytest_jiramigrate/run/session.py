@@ -6,7 +6,6 @@ is given; without them pytest-jiramigrate adds options and nothing else.
 
 from __future__ import annotations
 
-import json
 import os
 import shlex
 import shutil
@@ -20,20 +19,18 @@ from typing import Any, Literal
 
 import pytest
 
-from pytest_jiramigrate.cache import NO_BACKUP, backup_store, media_store
+from pytest_jiramigrate.cache import backup_store, media_store
 from pytest_jiramigrate.config import Config, ConfigError, find_config, load_config
 from pytest_jiramigrate.core.outputs import OutputError, check_output
 from pytest_jiramigrate.core.sizes import format_size
-from pytest_jiramigrate.core.space import NoSpaceError, out_of_space
 from pytest_jiramigrate.core.terminal import name_text, printable
 from pytest_jiramigrate.facts import Facts
-from pytest_jiramigrate.report.exports import write_exports
-from pytest_jiramigrate.report.html import render_html
-from pytest_jiramigrate.report.markdown import render_summary
+from pytest_jiramigrate.report.files import ReportPaths, Written, write_reports
+from pytest_jiramigrate.report.model import Entry, build_report, summary_table, unchecked
 from pytest_jiramigrate.report.redact import Redactor, load_key
 from pytest_jiramigrate.report.text import failure_text
 from pytest_jiramigrate.rules.base import Rule, plural
-from pytest_jiramigrate.rules.outcome import Outcome, evaluate, outcome_rank
+from pytest_jiramigrate.rules.outcome import Outcome, evaluate
 from pytest_jiramigrate.rules.users import licensed_users
 from pytest_jiramigrate.run.options import Options, options
 from pytest_jiramigrate.run.progress import ScanProgress
@@ -68,18 +65,14 @@ class JiraSession:
     started: float = field(default_factory=time.time)
     #: processes that parse entities.xml; None: one per available core
     workers: int | None = None
-    report_path: Path | None = None
-    summary_path: Path | None = None
-    export_dir: Path | None = None
-    html_path: Path | None = None
+    outputs: ReportPaths = field(default_factory=ReportPaths)
     redact: bool = False
     #: the process's file-creation mask before --jira-redact made every new file private
     _umask: int | None = None
     #: the JSON report's entry of every rule that ran, by node id; filled from the
     #: test reports, so that under pytest-xdist the controller has them all
-    entries: dict[str, dict[str, Any]] = field(default_factory=dict)
-    written_report: Path | None = None
-    exports: list[Path] = field(default_factory=list)
+    entries: dict[str, Entry] = field(default_factory=dict)
+    written: Written = field(default_factory=Written)
     _facts: Facts | None = None
     _scratch: Path | None = None
 
@@ -179,24 +172,6 @@ class JiraSession:
         facts = self.facts()
         return evaluate(rule, facts, self.config.rules[rule.id], subject.name)
 
-    @staticmethod
-    def properties(outcome: Outcome) -> list[tuple[str, object]]:
-        """The JUnit ``user_properties`` of a rule's test case."""
-        properties: list[tuple[str, object]] = [
-            ("rule", outcome.rule.id),
-            ("severity", outcome.settings.severity),
-            ("findings", outcome.findings),
-            ("threshold", outcome.settings.max_findings),
-        ]
-        verdict = outcome.verdict
-        if verdict is not None:
-            if verdict.observed is not None:
-                properties.append(("observed", verdict.observed))
-            if verdict.limit is not None:
-                properties.append(("limit", verdict.limit))
-            properties += sorted(verdict.properties.items())
-        return properties
-
     def placeholders(self, subject: Subject) -> dict[str, str]:
         """What ``<backup>`` and ``<cleaned-backup>`` mean in a rule's fix text: paths as
         they can be typed where pytest was started."""
@@ -208,32 +183,6 @@ class JiraSession:
 
     def warning_text(self, outcome: Outcome) -> str:
         return failure_text(outcome, self.config.max_listed, full=False)
-
-    def report_item(self, outcome: Outcome) -> dict[str, Any]:
-        """One entry of the JSON report's ``rules`` list."""
-        verdict = outcome.verdict
-        entry: dict[str, Any] = {
-            "id": outcome.rule.id,
-            "title": outcome.rule.title,
-            "target": outcome.subject,
-            "severity": outcome.settings.severity,
-            "outcome": outcome.status,
-            "findings": outcome.findings,
-            "threshold": outcome.settings.max_findings,
-            "message": outcome.summary,
-            "items": [
-                {**finding.fields, "detail": finding.text}
-                for finding in (verdict.findings if verdict else ())
-            ],
-        }
-        if verdict is not None:
-            if verdict.observed is not None:
-                entry["observed"] = verdict.observed
-            if verdict.limit is not None:
-                entry["limit"] = verdict.limit
-            if verdict.properties:
-                entry["properties"] = dict(verdict.properties)
-        return entry
 
     def inventory_line(self, facts: Facts) -> str:
         """The backup at a glance, printed once it is scanned."""
@@ -253,33 +202,12 @@ class JiraSession:
         return f"jiramigrate: {meta.get('backup_name')} (Jira {version}): {parts}"
 
     def summary_table(self) -> list[str]:
-        """One line per rule (and target, when there are several): worst first."""
-        ranked = sorted(
-            self.entries.items(), key=lambda kv: (outcome_rank(kv[1]["outcome"]), kv[0])
-        )
-        several = len(self.subjects) > 1
-        names = [nodeid if several else entry["id"] for nodeid, entry in ranked]
-        width = max(map(len, names))
-        return [
-            f"{e['outcome'].upper():8} {name:{width}}  "
-            f"{plural(e['findings'], 'finding'):>14}  {e['message']}"
-            for name, (_nodeid, e) in zip(names, ranked, strict=True)
-        ]
+        """The terminal table of the rules that ran (:func:`summary_table`)."""
+        return summary_table(self.entries, several_subjects=len(self.subjects) > 1)
 
-    def unchecked(self) -> list[dict[str, Any]]:
-        """The report entries of error-severity rules that could not run ("not checked").
-
-        A rule whose input was not given (a media rule that needs the backup, in a
-        run of media only) is not counted: it does not apply to what was asked.
-        """
-        return [
-            entry
-            for entry in self.entries.values()
-            if entry["severity"] == "error"
-            and entry["outcome"] == "error"
-            and str(entry["message"]).startswith("not checked")
-            and entry["message"] != f"not checked: {NO_BACKUP}"
-        ]
+    def unchecked(self) -> list[Entry]:
+        """The error-severity rules that could not run: the gate fails closed on them."""
+        return unchecked(self.entries.values())
 
     def report(self) -> dict[str, Any]:
         """The JSON report (schema ``jiramigrate-report/1``)."""
@@ -299,52 +227,13 @@ class JiraSession:
         importer = config["target"]["importer_email"]
         if self.redact and importer:
             config["target"]["importer_email"] = self.facts().mask.email(importer)
-        return {
-            "schema": "jiramigrate-report/1",
-            "backup": backup,
-            "config": config,
-            "rules": list(self.entries.values()),
-        }
+        return build_report(backup, config, self.entries.values())
 
     def write_reports(self) -> None:
-        """The JSON report, the Markdown summary and the CSV exports asked for."""
-        if not self.entries:
-            return
-        report = self.report()
-        if self.report_path is not None:
-            self.write_json_report(report, self.report_path)
-        if self.summary_path is not None:
-            with self.summary_path.open("a", encoding="utf-8") as stream:
-                stream.write(render_summary(report))
-        if self.export_dir is not None:
-            self.exports = write_exports(report, self.export_dir)
-        if self.html_path is not None:
-            html = render_html(report, self.facts())
-            write_atomically(self.html_path, html)
-
-    def write_json_report(self, report: dict[str, Any], path: Path) -> None:
-        write_atomically(path, json.dumps(report, indent=2, ensure_ascii=False) + "\n")
-        self.written_report = path
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """Write under a temporary name, then rename: a reader never sees half a report.
-
-    A full disk is a :class:`NoSpaceError` naming the report and its size, and
-    leaves neither a partial file nor a damaged old report behind.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
-    data = text.encode("utf-8")
-    try:
-        partial.write_bytes(data)
-        os.replace(partial, path)
-    except OSError as error:
-        if out_of_space(error):
-            raise NoSpaceError(path, len(data), "write the report to another disk") from error
-        raise
-    finally:
-        partial.unlink(missing_ok=True)
+        """The JSON report, the Markdown summary, the CSV exports and the HTML asked for."""
+        if self.entries:
+            facts = self.facts() if self.outputs.html is not None else None
+            self.written = write_reports(self.report(), self.outputs, facts)
 
 
 def subjects(backup: Path | None, media: Sequence[Path]) -> list[Subject]:
@@ -434,10 +323,12 @@ def start_session(pytest_config: pytest.Config, given: Options) -> JiraSession:
         rescan=given.rescan,
         started=getattr(pytest_config, "workerinput", {}).get(RUN_STARTED, time.time()),
         workers=given.workers,
-        report_path=outputs["report"],
-        summary_path=outputs["summary"],
-        export_dir=outputs["export"],
-        html_path=outputs["html"],
+        outputs=ReportPaths(
+            json=outputs["report"],
+            summary=outputs["summary"],
+            export=outputs["export"],
+            html=outputs["html"],
+        ),
         redact=given.redact,
     )
 
