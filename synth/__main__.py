@@ -14,15 +14,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from pytest_jiramigrate.core.outputs import check_output
-from synth.backup import (
-    BACKUP_FAULTS,
-    MEDIA_FAULTS,
-    SynthSpec,
-    scale_to_megabytes,
-    write_backup,
-    write_media,
-    write_media_zip,
-)
+from synth.backup import scale_to_megabytes, write_backup
+from synth.media import write_media, write_media_zip
+from synth.spec import BACKUP_FAULTS, MEDIA_FAULTS, SynthSpec
 
 
 def build_parser() -> argparse.ArgumentParser:
