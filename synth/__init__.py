@@ -4,7 +4,8 @@ The tests, the example project and the benchmarks build their backups here
 (``python -m synth`` from the repository's root; see :mod:`synth.__main__`).
 The parts, in the order a backup is made: :mod:`.spec` (what to make and the
 manifest of its faults), :mod:`.plan` (the site, from the seed), :mod:`.xmlrows`
-(rows and the streamed member), :mod:`.entities`, :mod:`.activeobjects`,
+(rows and the streamed member), :mod:`.entities` (its row generators in
+:mod:`.rowsource`, :mod:`.identities`, :mod:`.site` and :mod:`.issues`), :mod:`.activeobjects`,
 :mod:`.backup` (the zip) and :mod:`.media`.
 """
 
