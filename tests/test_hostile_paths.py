@@ -23,6 +23,7 @@ One line per case:
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
@@ -33,6 +34,7 @@ from pathlib import Path
 
 import pytest
 
+from pytest_jiramigrate.commands import check
 from pytest_jiramigrate.core import outputs
 from pytest_jiramigrate.core.outputs import OutputError, check_output
 from synth import SynthSpec, write_backup, write_media, write_media_zip
@@ -394,3 +396,28 @@ def test_synth_nonsense_is_one_line(tmp_path, capsys, argv, expected) -> None:
     line = cli_error(capsys, *given, main=synth_command.main)
     assert line.startswith("synth: ") and expected in line, line
     assert not (tmp_path / "out.zip").exists()
+
+
+def test_check_forwards_the_plugin_options_to_pytest(tmp_path: Path) -> None:
+    """Every option of `jiramigrate check` reaches the plugin as its --jira-* twin."""
+    parser = argparse.ArgumentParser()
+    check.register(parser.add_subparsers())
+    args = parser.parse_args(
+        [
+            "check",
+            "site.zip",
+            "--media",
+            "m.zip",
+            "--report",
+            "r.json",
+            "--workers",
+            "3",
+            "--strict",
+        ]
+    )
+    arguments = check.pytest_arguments(args, tmp_path)
+    assert f"--jira-backup={tmp_path / 'site.zip'}" in arguments
+    assert f"--jira-media={tmp_path / 'm.zip'}" in arguments
+    assert f"--jira-report={tmp_path / 'r.json'}" in arguments
+    assert "--jira-workers=3" in arguments and "--jira-strict" in arguments
+    assert arguments[:2] == [f"--rootdir={tmp_path}", "-c"]

@@ -207,3 +207,19 @@ def test_rows_sent_as_images_or_pickled_give_the_same_facts(
     with_images, pickled = facts_by_way
     assert with_images == pickled
     assert with_images["user"] and with_images["xml_problem"]
+
+
+def test_images_whose_tables_differ_piece_by_piece_merge_whole(tmp_path: Path) -> None:
+    """Each piece's image lays its tables out anew: a statement prepared against the previous
+    image (same schema version, other root pages) must never read the next one."""
+    db = facts.create(tmp_path / "facts.sqlite")
+    scan = pieces.FastScan(db)
+    first = pieces.rows_image({"worklog": [("2", "10", 3, 2)], "comment": [("1", "10", 5, 1)]})
+    second = pieces.rows_image(
+        {"scan_user_ref": [("worklog", "bob", None)], "worklog": [("3", "11", 4, 3)]}
+    )
+    scan._merge(first, ["worklog", "comment"])
+    scan._merge(second, ["scan_user_ref", "worklog"])
+    assert db.execute("SELECT id FROM worklog ORDER BY rowid").fetchall() == [("2",), ("3",)]
+    assert db.execute("SELECT user_key FROM scan_user_ref").fetchall() == [("bob",)]
+    db.close()

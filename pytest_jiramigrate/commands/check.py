@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from pytest_jiramigrate.run.options import FLAGS, VALUE_OPTIONS
+from pytest_jiramigrate.run.options import FLAGS, VALUE_OPTIONS, WORKERS_HELP
 
 #: pytest's configuration files, in the order pytest itself looks for them
 INI_FILES: tuple[str, ...] = ("pytest.ini", ".pytest.ini", "pyproject.toml", "tox.ini", "setup.cfg")
@@ -49,6 +49,7 @@ def register(subparsers: Any) -> None:
             parser.add_argument(f"--{name}", type=Path, metavar=metavar, help=help_text)
     for name, help_text, _ in FLAGS:
         parser.add_argument(f"--{name}", action="store_true", help=help_text)
+    parser.add_argument("--workers", metavar="N", help=WORKERS_HELP)
     parser.add_argument("--junitxml", type=Path, metavar="PATH", help="also write JUnit XML here")
     parser.set_defaults(handler=run, parser=parser)
 
@@ -73,6 +74,8 @@ def pytest_arguments(args: argparse.Namespace, here: Path) -> list[str]:
         if value is not None:
             arguments.append(f"--jira-{name}={here / value}")
     arguments += [f"--jira-{name}" for name, _help, _ini in FLAGS if getattr(args, name)]
+    if args.workers is not None:
+        arguments.append(f"--jira-workers={args.workers}")
     if args.junitxml is not None:
         arguments.append(f"--junitxml={here / args.junitxml}")
     return [*arguments, str(here)]

@@ -36,6 +36,9 @@ FLAGS: tuple[tuple[str, str, bool], ...] = (
     ("rescan", "scan the backup again even if its facts are cached", False),
 )
 
+#: ``--jira-workers`` (and ``jiramigrate check --workers``)
+WORKERS_HELP = "processes that parse entities.xml (default: one per available core; 1: none)"
+
 
 def add_options(parser: pytest.Parser) -> None:
     """Register every ``--jira-*`` option and ``jira_*`` ini key."""
@@ -52,9 +55,8 @@ def add_options(parser: pytest.Parser) -> None:
         help="a media directory or media zip (attachments, avatars, logos); repeat per chunk",
     )
     parser.addini("jira_media", "media directories or zips, one per line", type="linelist")
-    workers_help = "processes that parse entities.xml (default: one per available core; 1: none)"
-    group.addoption("--jira-workers", dest="jira_workers", metavar="N", help=workers_help)
-    parser.addini("jira_workers", workers_help, type="string", default="")
+    group.addoption("--jira-workers", dest="jira_workers", metavar="N", help=WORKERS_HELP)
+    parser.addini("jira_workers", WORKERS_HELP, type="string", default="")
     for name, help_text, ini in FLAGS:
         group.addoption(
             f"--jira-{name}",

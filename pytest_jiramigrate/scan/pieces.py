@@ -352,6 +352,8 @@ class FastScan:
         self.file = file
         self.workers = workers if workers is not None else available_cores()
         self.image_attached = False
+        #: images merged so far
+        self.images = 0
         self.header = Header()
         self.rows: Counter[str] = Counter()
         self.last_row: tuple[str | None, str | None] = (None, None)
@@ -436,9 +438,14 @@ class FastScan:
                 self.db.execute(f"ATTACH DATABASE ':memory:' AS {IMAGE_SCHEMA}")
             self.image_attached = True
         deserialize(self.db, image, IMAGE_SCHEMA)
+        self.images += 1
         for table in tables:
+            # one statement text per image: each image lays its tables out anew, and a
+            # statement sqlite3 cached for an earlier image with the same schema version
+            # would read that image's root pages (found as "database disk image is malformed")
             self.db.execute(
                 f"INSERT INTO main.{table} SELECT * FROM {IMAGE_SCHEMA}.{table} ORDER BY rowid"
+                f" -- image {self.images}"
             )
 
     def _read_on(self, piece: Piece, later: Iterator[bytes]) -> str | None:
