@@ -11,7 +11,7 @@ runs once per base backup; the real one is a ``corpus`` test.
 
 CI runs a small budget.  For a long run set ``JIRAMIGRATE_FUZZ_EXAMPLES``::
 
-    JIRAMIGRATE_FUZZ_EXAMPLES=300 /work/venv/bin/pytest tests/test_fuzz.py -p no:randomly
+    JIRAMIGRATE_FUZZ_EXAMPLES=300 /work/venv/bin/pytest tests/unit/test_fuzz.py -p no:randomly
 """
 
 from __future__ import annotations

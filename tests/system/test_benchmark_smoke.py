@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "bench_scan.py"
+SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_scan.py"
 
 
 @pytest.fixture(scope="module")

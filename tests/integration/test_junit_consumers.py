@@ -10,7 +10,7 @@ from lxml import etree
 
 from synth import SynthSpec, write_backup
 
-SCHEMA = Path(__file__).parent / "data" / "junit-10.xsd"
+SCHEMA = Path(__file__).parents[1] / "data" / "junit-10.xsd"
 
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,7 @@ from pytest_jiramigrate.rules.outcome import Outcome, Status
 from pytest_jiramigrate.rules.site import CloudSite
 
 HOSTILE_USER = "=cmd|' /C calc'!A0"
-CI_DIR = Path(__file__).parent.parent / "example_project" / "ci"
+CI_DIR = Path(__file__).parents[2] / "example_project" / "ci"
 
 
 def rule_entry(rule_id: str, outcome: str, items: list[dict[str, Any]], **extra: Any) -> dict:

@@ -7,7 +7,7 @@ an ``INTERNALERROR`` or a hang, and the rules whose input is still readable
 must keep running.  The inputs themselves must never be written to.
 
 Outputs aimed at inputs, the gate failing closed, ``jiramigrate check`` and the
-commands' argument checks are listed one case a line in tests/test_hostile_paths.py.
+commands' argument checks are listed one case a line in tests/system/test_hostile_paths.py.
 """
 
 from __future__ import annotations

@@ -12,9 +12,10 @@ One line per case:
 * the backup touched or replaced while it is scanned: backup-archive fails, the rest not checked;
 * entities.xml in another layout (two spaces, tabs, one line): streamed, the XML rules pass;
 * a 64 MB one-line entities.xml is scanned under a 400 MB address-space limit (one piece: 850 MB);
-* custom_rules (in tests/test_custom_rules.py): a runaway cross join stops at its ``timeout``, a
-  query over ``max_rows`` stops, ``fts3_tokenizer``/``load_extension``/unlisted functions are
-  refused, one value over 64 MB is refused, and a ``finding`` with a format spec is exit 4.
+* custom_rules (in tests/integration/test_custom_rules.py): a runaway cross join stops at
+  its ``timeout``, a query over ``max_rows`` stops, ``fts3_tokenizer``/``load_extension``/
+  unlisted functions are refused, one value over 64 MB is refused, and a ``finding`` with a
+  format spec is exit 4.
 """
 
 from __future__ import annotations
