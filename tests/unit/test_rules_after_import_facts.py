@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from test_rules_groups import Store, run, texts
+from factstore import Store, run, texts
 
 from pytest_jiramigrate.facts import Facts
 from pytest_jiramigrate.rules import after_import

@@ -2,95 +2,21 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
+from factstore import Store, run, texts
 
-from pytest_jiramigrate import facts as facts_store
-from pytest_jiramigrate.facts import Facts
 from pytest_jiramigrate.rules import content
-from pytest_jiramigrate.rules.base import Rule, RuleSettings, Verdict
-from pytest_jiramigrate.rules.site import CloudSite
-
-
-class Store:
-    """A facts store with one project (ACME); issues are added by number."""
-
-    def __init__(self, path: Path) -> None:
-        self.db: sqlite3.Connection = facts_store.create(path)
-        self.db.execute("INSERT INTO project VALUES ('10000', 'Acme', 'ACME', 'ACME', 'bob', '')")
-        self.next_id = 20000
-
-    def _id(self) -> str:
-        self.next_id += 1
-        return str(self.next_id)
-
-    def issue(self, number: int, summary: int = 20, description: int | None = 100) -> str:
-        issue_id = str(10000 + number)
-        self.db.execute(
-            "INSERT INTO issue VALUES (?, ?, ?, '10000', ?, ?, ?)",
-            (issue_id, f"ACME-{number}", number, summary, description, number),
-        )
-        return issue_id
-
-    def comment(self, issue_id: str, length: int = 10) -> str:
-        comment_id = self._id()
-        self.db.execute("INSERT INTO comment VALUES (?, ?, ?, 1)", (comment_id, issue_id, length))
-        return comment_id
-
-    def worklog(self, issue_id: str, length: int = 10) -> str:
-        worklog_id = self._id()
-        self.db.execute("INSERT INTO worklog VALUES (?, ?, ?, 1)", (worklog_id, issue_id, length))
-        return worklog_id
-
-    def custom_text(self, issue_id: str, field: str, length: int) -> str:
-        value_id = self._id()
-        self.db.execute(
-            "INSERT INTO custom_text VALUES (?, ?, ?, ?, 1)", (value_id, issue_id, field, length)
-        )
-        return value_id
-
-    def attachment(self, issue_id: str) -> None:
-        self.db.execute(
-            "INSERT INTO attachment VALUES (?, ?, 'a.txt', 10, 'text/plain')",
-            (self._id(), issue_id),
-        )
-
-    def link(self, source: str, destination: str) -> None:
-        self.db.execute(
-            "INSERT INTO issue_link VALUES (?, ?, ?, 'Relates')", (self._id(), source, destination)
-        )
-
-    def remote_link(self, issue_id: str) -> None:
-        self.db.execute("INSERT INTO remote_link VALUES (?, ?)", (self._id(), issue_id))
-
-    def facts(self) -> Facts:
-        facts_store.summarize(self.db)  # as the scan does once it has read the rows
-        return Facts(self.db)
 
 
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[Store]:
-    built = Store(tmp_path / "facts.sqlite")
+    built = Store(tmp_path / "facts.sqlite", first_id=20000, summarize=True)
+    built.project()
     yield built
     built.db.close()
-
-
-def run(rule: Rule, store: Store, **limits: Any) -> Verdict:
-    settings = RuleSettings(
-        severity=rule.severity,
-        max_findings=0,
-        limits={**rule.defaults(), **limits},
-        site=CloudSite(),
-    )
-    return rule.check(store.facts(), settings)
-
-
-def texts(verdict: Verdict) -> list[str]:
-    return [finding.text for finding in verdict.findings]
 
 
 def test_catalogue_order_ids_and_defaults() -> None:

@@ -2,100 +2,14 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from factstore import Store, run, texts
 
-from pytest_jiramigrate import facts as facts_store
-from pytest_jiramigrate.facts import Facts
 from pytest_jiramigrate.rules import groups
-from pytest_jiramigrate.rules.base import Rule, RuleSettings, Verdict
 from pytest_jiramigrate.rules.site import CloudSite
-
-
-class Store:
-    """A facts store filled row by row, with Jira-like ids handed out in order."""
-
-    def __init__(self, path: Path) -> None:
-        self.db: sqlite3.Connection = facts_store.create(path)
-        self.next_id = 10000
-
-    def _id(self) -> str:
-        self.next_id += 1
-        return str(self.next_id)
-
-    def user(self, name: str, directory: str = "1") -> str:
-        user_id = self._id()
-        self.db.execute(
-            "INSERT INTO user (id, directory_id, user_name, lower_user_name, active, email)"
-            " VALUES (?, ?, ?, ?, 1, ?)",
-            (user_id, directory, name, name.lower(), f"{name.lower()}@acme.com"),
-        )
-        return user_id
-
-    def group(self, name: str, directory: str = "1") -> str:
-        group_id = self._id()
-        self.db.execute(
-            "INSERT INTO grp (id, name, lower_name, directory_id, active, type)"
-            " VALUES (?, ?, ?, ?, 1, 'GROUP')",
-            (group_id, name, name.lower(), directory),
-        )
-        return group_id
-
-    def membership(
-        self,
-        parent_id: str,
-        parent_name: str,
-        child_id: str,
-        child_name: str,
-        kind: str = "GROUP_USER",
-        directory: str = "1",
-    ) -> str:
-        membership_id = self._id()
-        self.db.execute(
-            "INSERT INTO membership VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                membership_id,
-                parent_id,
-                child_id,
-                kind,
-                parent_name,
-                parent_name.lower(),
-                child_name,
-                child_name.lower(),
-                directory,
-                int(membership_id) - 9000,
-            ),
-        )
-        return membership_id
-
-    def add(self, group: str, *users: str) -> None:
-        """Create a group holding new users (or reuse existing rows with the same names)."""
-        group_id = self._existing("grp", "lower_name", group) or self.group(group)
-        for name in users:
-            user_id = self._existing("user", "lower_user_name", name) or self.user(name)
-            self.membership(group_id, group, user_id, name)
-
-    def nest(self, parent: str, child: str) -> None:
-        parent_id = self._existing("grp", "lower_name", parent) or self.group(parent)
-        child_id = self._existing("grp", "lower_name", child) or self.group(child)
-        self.membership(parent_id, parent, child_id, child, kind="GROUP_GROUP")
-
-    def permission(self, group: str, permission: str) -> None:
-        self.db.execute(
-            "INSERT INTO global_permission VALUES (?, ?, ?)", (self._id(), permission, group)
-        )
-
-    def _existing(self, table: str, column: str, name: str) -> str | None:
-        row = self.db.execute(
-            f"SELECT id FROM {table} WHERE {column} = ?", (name.lower(),)
-        ).fetchone()
-        return None if row is None else str(row[0])
-
-    def facts(self) -> Facts:
-        return Facts(self.db)
 
 
 @pytest.fixture
@@ -103,20 +17,6 @@ def store(tmp_path: Path) -> Iterator[Store]:
     built = Store(tmp_path / "facts.sqlite")
     yield built
     built.db.close()
-
-
-def run(rule: Rule, store: Store, target: CloudSite | None = None) -> Verdict:
-    settings = RuleSettings(
-        severity=rule.severity,
-        max_findings=0,
-        limits=rule.defaults(),
-        site=target or CloudSite(),
-    )
-    return rule.check(store.facts(), settings)
-
-
-def texts(verdict: Verdict) -> list[str]:
-    return [finding.text for finding in verdict.findings]
 
 
 def test_catalogue_order_ids_and_group() -> None:
