@@ -211,7 +211,7 @@ class ReadinessRun:
         ``--jira-rescan`` the workers and the controller share one new scan."""
         from pytest_jiramigrate.run.session import RUN_STARTED
 
-        node.workerinput[RUN_STARTED] = self.jira.started
+        node.workerinput[RUN_STARTED] = self.jira.source.started
 
     def pytest_report_header(self, config: pytest.Config) -> list[str]:
         jira = self.jira

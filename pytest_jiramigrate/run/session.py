@@ -6,12 +6,8 @@ is given; without them pytest-jiramigrate adds options and nothing else.
 
 from __future__ import annotations
 
-import os
 import shlex
-import shutil
-import tempfile
 import time
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +15,6 @@ from typing import Any, Literal
 
 import pytest
 
-from pytest_jiramigrate.cache import backup_store, media_store
 from pytest_jiramigrate.config import Config, ConfigError, find_config, load_config
 from pytest_jiramigrate.core.outputs import OutputError, check_output
 from pytest_jiramigrate.core.sizes import format_size
@@ -27,13 +22,12 @@ from pytest_jiramigrate.core.terminal import name_text, printable
 from pytest_jiramigrate.facts import Facts
 from pytest_jiramigrate.report.files import ReportPaths, Written, write_reports
 from pytest_jiramigrate.report.model import Entry, build_report, summary_table, unchecked
-from pytest_jiramigrate.report.redact import Redactor, load_key
 from pytest_jiramigrate.report.text import failure_text
 from pytest_jiramigrate.rules.base import Rule, plural
 from pytest_jiramigrate.rules.outcome import Outcome, evaluate
 from pytest_jiramigrate.rules.users import licensed_users
+from pytest_jiramigrate.run.facts_source import FactsSource
 from pytest_jiramigrate.run.options import Options, options
-from pytest_jiramigrate.run.progress import ScanProgress
 
 #: the ``workerinput`` key by which pytest-xdist workers learn when the run started
 RUN_STARTED = "jiramigrate_run_started"
@@ -59,22 +53,14 @@ class JiraSession:
     config: Config
     rules: Sequence[Rule]
     subjects: list[Subject]
-    rescan: bool = False
-    #: when this run started (under pytest-xdist, the controller's run): with
-    #: ``--jira-rescan`` a store written since then is this run's own scan, used as is
-    started: float = field(default_factory=time.time)
-    #: processes that parse entities.xml; None: one per available core
-    workers: int | None = None
+    #: where the facts come from: scanning, the cache, the media inventories
+    source: FactsSource
     outputs: ReportPaths = field(default_factory=ReportPaths)
     redact: bool = False
-    #: the process's file-creation mask before --jira-redact made every new file private
-    _umask: int | None = None
     #: the JSON report's entry of every rule that ran, by node id; filled from the
     #: test reports, so that under pytest-xdist the controller has them all
     entries: dict[str, Entry] = field(default_factory=dict)
     written: Written = field(default_factory=Written)
-    _facts: Facts | None = None
-    _scratch: Path | None = None
 
     @property
     def backup(self) -> Subject | None:
@@ -83,90 +69,13 @@ class JiraSession:
     def rules_for(self, subject: Subject) -> list[Rule]:
         return [rule for rule in self.rules if rule.kind == subject.kind]
 
-    def cache_dir(self) -> Path:
-        """Under pytest's cache directory; a temporary one with ``-p no:cacheprovider``.
-
-        A read-only working directory, where the cache cannot be made, is no
-        reason to stop: pytest itself only warns there, and so does this run,
-        keeping the facts in a temporary store that the next run makes again.
-        """
-        cache = getattr(self.pytest_config, "cache", None)
-        if cache is None:
-            return self.scratch()
-        try:
-            return Path(cache.mkdir("jiramigrate"))
-        except OSError as error:
-            warnings.warn(
-                pytest.PytestCacheWarning(
-                    "jiramigrate: cannot create its directory in pytest's cache "
-                    f"({printable(str(error))}); the facts are kept in a temporary store "
-                    "for this run only, so the next run scans the backup again. Make the "
-                    "directory writable or set cache_dir in the pytest configuration."
-                ),
-                stacklevel=1,
-            )
-            return self.scratch()
-
-    def scratch(self) -> Path:
-        """A directory of this run only, removed when the run ends."""
-        if self._scratch is None:
-            self._scratch = Path(tempfile.mkdtemp(prefix="jiramigrate-"))
-        return self._scratch
-
-    def __post_init__(self) -> None:
-        if self.redact:
-            # Under --jira-redact every file the run creates (facts store, key, JSON,
-            # HTML, Markdown, CSV, JUnit XML) is readable by its owner only: 0600.
-            self._umask = os.umask(0o077)
+    def facts(self) -> Facts:
+        """The facts of the run, scanned once per session (the backup's from the cache)."""
+        return self.source.facts()
 
     def close(self) -> None:
         """Close the facts store and remove what this run wrote outside the cache."""
-        if self._umask is not None:
-            os.umask(self._umask)
-            self._umask = None
-        if self._facts is not None:
-            self._facts.db.close()
-            self._facts = None
-        if self._scratch is not None:
-            shutil.rmtree(self._scratch, ignore_errors=True)
-            self._scratch = None
-
-    def facts(self) -> Facts:
-        """The facts of the run, scanned once per session (the backup's from the cache)."""
-        if self._facts is None:
-            limits, cache = self.config.archive, self.cache_dir()
-            backup = self.backup
-            since = self.started if self.rescan else None
-            store = (
-                backup_store(
-                    backup.path,
-                    cache,
-                    limits,
-                    False,
-                    self.progress,
-                    scanned_since=since,
-                    workers=self.workers,
-                )
-                if backup
-                else None
-            )
-            media = [(t.path, t.name) for t in self.subjects if t.kind == "media"]
-            if store is not None and self.redact:
-                store.chmod(0o600)  # a store cached by an earlier run keeps its mode
-            if media:
-                facts = media_store(store, media, self.scratch() / "facts.sqlite", limits)
-            else:
-                assert store is not None, "a run has a backup, media, or both"
-                facts = Facts.open(store)
-            if self.redact:
-                facts.mask = Redactor(load_key(cache))
-            self._facts = facts
-        return self._facts
-
-    def progress(self, label: str, total: int) -> ScanProgress:
-        """The progress line of a long scan, on pytest's terminal (silent when not a TTY)."""
-        reporter = self.pytest_config.pluginmanager.get_plugin("terminalreporter")
-        return ScanProgress(reporter, total, label)
+        self.source.close()
 
     def check(self, subject: Subject, rule: Rule) -> Outcome:
         facts = self.facts()
@@ -315,14 +224,22 @@ def start_session(pytest_config: pytest.Config, given: Options) -> JiraSession:
         )
     }
     refuse_shared_outputs(outputs)
+    found = subjects(given.backup, given.media)
     return JiraSession(
         pytest_config=pytest_config,
         config=config,
         rules=rules,
-        subjects=subjects(given.backup, given.media),
-        rescan=given.rescan,
-        started=getattr(pytest_config, "workerinput", {}).get(RUN_STARTED, time.time()),
-        workers=given.workers,
+        subjects=found,
+        source=FactsSource(
+            pytest_config,
+            config.archive,
+            given.backup,
+            [(subject.path, subject.name) for subject in found if subject.kind == "media"],
+            rescan=given.rescan,
+            started=getattr(pytest_config, "workerinput", {}).get(RUN_STARTED, time.time()),
+            workers=given.workers,
+            redact=given.redact,
+        ),
         outputs=ReportPaths(
             json=outputs["report"],
             summary=outputs["summary"],
