@@ -427,11 +427,16 @@ def _mismatch(name: str, what: str) -> ArchiveReadError:
 # --------------------------------------------------------------------------- streaming
 
 
-def open_member(path: Path, name: str, limits: ArchiveLimits) -> MemberStream:
+def open_member(
+    path: Path, name: str, limits: ArchiveLimits, *, verify_crc: bool = True
+) -> MemberStream:
     """Stream one member's decompressed bytes, guarded against lies and bombs.
 
     Raises :class:`ArchiveReadError` instead of zipfile/zlib exceptions, both
-    here and from ``read()``.
+    here and from ``read()``.  ``verify_crc=False`` spares the crc32 over every
+    byte on a pass whose results are used only with another pass over the same
+    member that checks it (``fix`` reads entities.xml first to take stock, then
+    copies it with the check); every other guard stays.
     """
     try:
         path_problem = _path_problem(path)
@@ -449,7 +454,7 @@ def open_member(path: Path, name: str, limits: ArchiveLimits) -> MemberStream:
     except BaseException:
         fp.close()
         raise
-    return MemberStream(fp, info, limits)
+    return MemberStream(fp, info, limits, verify_crc=verify_crc)
 
 
 def _checked_info(path: Path, fp: BinaryIO, name: str, limits: ArchiveLimits) -> zipfile.ZipInfo:
@@ -500,12 +505,20 @@ class MemberStream(io.BufferedIOBase, BinaryIO):
     so that it can be handed to parsers and ``io.TextIOWrapper`` unchanged.
     """
 
-    def __init__(self, fp: BinaryIO, info: zipfile.ZipInfo, limits: ArchiveLimits) -> None:
+    def __init__(
+        self,
+        fp: BinaryIO,
+        info: zipfile.ZipInfo,
+        limits: ArchiveLimits,
+        *,
+        verify_crc: bool = True,
+    ) -> None:
         super().__init__()
         self._fp = fp
         self._name = info.filename
         self._declared = info.file_size
-        self._expected_crc = info.CRC
+        #: None: the CRC is not computed (see :func:`open_member`)
+        self._expected_crc: int | None = info.CRC if verify_crc else None
         self._max_ratio = limits.max_ratio
         self._max_output = min(info.file_size, limits.max_uncompressed)
         self._max_uncompressed = limits.max_uncompressed
@@ -600,7 +613,8 @@ class MemberStream(io.BufferedIOBase, BinaryIO):
 
     def _account(self, output: bytes) -> None:
         self._produced += len(output)
-        self._crc = zlib.crc32(output, self._crc)
+        if self._expected_crc is not None:
+            self._crc = zlib.crc32(output, self._crc)
         if self._produced > self._max_output:
             if self._produced > self._max_uncompressed:
                 setting = "archive.max_uncompressed"
@@ -636,7 +650,7 @@ class MemberStream(io.BufferedIOBase, BinaryIO):
                 f"it holds {self._produced:,} bytes but the central directory declares "
                 f"{self._declared:,}",
             )
-        if self._crc != self._expected_crc:
+        if self._expected_crc is not None and self._crc != self._expected_crc:
             raise ArchiveReadError(
                 "bad-crc",
                 self._name,

@@ -48,6 +48,7 @@ def test_small_mode_measures_every_command_and_leaves_benchmarks_md_alone(
     if "not installed" not in done.stdout:
         expected.append("xmllint (DOM)")
     expected += ["inflate + deflate (level 1)", "jiramigrate clean-xml"]
+    expected.append("jiramigrate fix, every fix on, rewrite only")
     expected.append("jiramigrate fix, every fix on (with both checks)")
     assert measured == expected
     assert "## Targets" in done.stdout
@@ -82,6 +83,8 @@ def test_targets_met_and_missed(bench: ModuleType) -> None:
             (2000, bench.CMD_COLD_1): (60.0, 120),
             (2000, bench.CMD_COLD_2): (36.0, 170),
             (2000, bench.CMD_COLD_4W): (37.0, 270),
+            (400, bench.CMD_FIX_REWRITE): (4.2, 60),
+            (2000, bench.CMD_FIX_REWRITE): (72.0, 60),
         },
     )
     verdicts = {name: (value, met) for name, value, met in bench.evaluate_targets(measured)}
@@ -106,6 +109,8 @@ def test_targets_met_and_missed(bench: ModuleType) -> None:
             "45.00 s vs 40.00 s; 4.50x inflate + deflate",
             False,
         ),
+        "fix with every fix on (rewrite) <= 1.5x clean-xml (400 MB)": ("1.40x", True),
+        "fix with every fix on (rewrite) <= 1.5x clean-xml (2000 MB)": ("1.60x", False),
     }
 
 

@@ -641,3 +641,80 @@ def test_checks_load_the_plugin_when_autoloading_is_off(
     assert run_cli(source, "--out", tmp_path / "fixed.zip", "--plan", plan) == 0
 
     assert verdicts(capsys.readouterr().out)["xml-valid-characters"] == ("failed (1)", "passed")
+
+
+def _long_text_rows(text: str) -> bytes:
+    """entities.xml with the comment ``text`` written as Jira writes a multi-line body,
+    between rows that are longer than the window of the gap search."""
+    filler = "x" * 3000
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n<entity-engine-xml>\n'
+        f'    <Issue id="1" key="A-1" summary="{"s" * 300}" description="short"/>\n'
+        f'    <ChangeItem id="2" group="1" oldstring="{filler}" newstring="{filler}"/>\n'
+        f'    <Action id="3" issue="1" type="comment">\n'
+        f"        <body><![CDATA[{text}]]></body>\n"
+        "    </Action>\n"
+        f'    <Worklog id="4" issue="1" body="{"w" * 5000}"/>\n'
+        "</entity-engine-xml>\n"
+    ).encode()
+
+
+@pytest.mark.parametrize(
+    ("max_chars", "summary_max_chars"),
+    [(4000, 255), (1000, 255), (4000, 5000)],
+    ids=["gap-search", "name-search", "summary-by-gap"],
+)
+def test_long_texts_are_found_with_any_limit_and_html_lines_in_them(
+    max_chars: int, summary_max_chars: int
+) -> None:
+    """Each text over its limit is cut whichever way it is found (the gap between rows for
+    long limits, the field's name for short ones), also a text whose lines look like closing tags;
+    texts and rows under the limits come out byte for byte."""
+    # lines at four spaces, closer than a window of the gap search, that are not row starts
+    html = ("<p>" + "word " * 300 + "\n    </p>\n") * 12
+    xml = _long_text_rows(html)
+    edits: list[Edit] = []
+    settings = LongText(MARKER, max_chars=max_chars, summary_max_chars=summary_max_chars)
+    rewriter = EntityRewriter(RowFixes(long_text=settings), "UTF-8", edits)
+    out = b"".join(rewriter.feed(xml[i : i + 997]) for i in range(0, len(xml), 997))
+    out += rewriter.finish()
+
+    cut = {(edit.entity, edit.field): edit.old for edit in edits}
+    expected = {
+        ("Action", "body"): f"{len(html)} characters",
+        ("Worklog", "body"): "5000 characters",
+    }
+    if summary_max_chars < 300:
+        expected["Issue", "summary"] = "300 characters"
+    assert cut == expected
+    root = etree.fromstring(out)
+    assert len(root.find("Action").findtext("body")) == max_chars
+    assert root.find("Action").findtext("body").endswith(MARKER)
+    assert len(root.find("Worklog").get("body")) == max_chars
+    assert len(root.find("Issue").get("summary")) == min(300, summary_max_chars)
+    unchanged = [line for line in xml.splitlines() if b"ChangeItem" in line]
+    assert unchanged == [line for line in out.splitlines() if b"ChangeItem" in line]
+
+
+def test_corrupt_entities_xml_is_refused_and_no_copy_kept(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The inventory pass does not check the CRC (the copy reads the same bytes with the
+    check): a corrupt entities.xml still ends in a one-line error and no copy."""
+    valid = tmp_path / "valid.zip"
+    write_backup(valid, SynthSpec())
+    source = tmp_path / "site-backup.zip"
+    with zipfile.ZipFile(valid) as original, zipfile.ZipFile(source, "w") as stored:
+        for info in original.infolist():
+            stored.writestr(info.filename, original.read(info), zipfile.ZIP_STORED)
+    data = bytearray(source.read_bytes())
+    at = data.find(b"<Membership ")
+    data[at + 1 : at + 2] = b"N"  # <Nembership: the bytes no longer match the CRC
+    source.write_bytes(bytes(data))
+    plan = tmp_path / "fixes.yaml"
+    plan.write_text("memberships: true\n")
+
+    error = fail(capsys, source, "--out", tmp_path / "out.zip", "--plan", plan)
+
+    assert "fails its CRC check" in error
+    assert sorted(tmp_path.iterdir()) == sorted([valid, source, plan])

@@ -75,7 +75,8 @@ def row_fixes(source: Path, plan: Plan, limits: ArchiveLimits) -> RowFixes:
     fixes = RowFixes(long_text=plan.long_text)
     if not plan.memberships and plan.emails is None:
         return fixes
-    with open_member(source, entities_member(source, limits), limits) as stream:
+    # the copy checks the CRC of the same bytes, and is kept only when it passes
+    with open_member(source, entities_member(source, limits), limits, verify_crc=False) as stream:
         first = stream.read(4096)
         encoding, _ = declared_encoding(first)
         inventory = take_inventory(_chained(first, stream), encoding)
@@ -172,7 +173,8 @@ def resolve_keys(source: Path, edits: list[Edit], limits: ArchiveLimits) -> list
     wanted = {edit.issue_id for edit in edits if edit.issue_id and not edit.key}
     if not wanted:
         return edits
-    with open_member(source, entities_member(source, limits), limits) as stream:
+    # the copy has checked the CRC of these bytes
+    with open_member(source, entities_member(source, limits), limits, verify_crc=False) as stream:
         keys = issue_keys(blocks(stream), wanted)
     return [
         replace(edit, key=keys[edit.issue_id]) if not edit.key and edit.issue_id in keys else edit

@@ -43,6 +43,28 @@ LONG_TEXT_FIELDS = {
     "Worklog": ("body",),
     "CustomFieldValue": ("textvalue",),
 }
+#: a text limit from which texts over it are found by the gap they leave between
+#: row starts (:meth:`EntityRewriter._gaps`); shorter ones by the field's name
+GAP_LIMIT = 2048
+
+
+def long_text_finders(settings: LongText | None) -> tuple[int, list[tuple[bytes, int]]]:
+    """How to find the texts over the plan's limits: the window size of the gap search
+    (0: none), and the fields with a shorter limit, with their limits."""
+    if settings is None:
+        return 0, []
+    limits = {
+        name.encode("ascii"): settings.summary_max_chars
+        if name == "summary"
+        else settings.max_chars
+        for fields in LONG_TEXT_FIELDS.values()
+        for name in fields
+    }
+    long_limits = [limit for limit in limits.values() if limit >= GAP_LIMIT]
+    window = (min(long_limits) + 1) // 2 if long_limits else 0
+    return window, [(name, limit) for name, limit in limits.items() if limit < GAP_LIMIT]
+
+
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True)
 
 
@@ -159,15 +181,28 @@ def set_attribute(element: bytes, name: str, value: bytes) -> bytes:
     return new_tag + element[tag_end:]
 
 
-def next_row_start(buffer: bytes, position: int) -> int:
-    """Where the next row starts: a line at four spaces that is not a row's closing tag."""
+def next_row_start(buffer: bytes, position: int, end: int | None = None) -> int:
+    """Where the next row starts before ``end``: a line at four spaces that is not a
+    row's closing tag (``end``, or the buffer's length, when there is none)."""
+    stop = len(buffer) if end is None else end
     while True:
-        position = buffer.find(ROW_START, position)
+        position = buffer.find(ROW_START, position, stop)
         if position < 0:
-            return len(buffer)
+            return stop
         if buffer[position + len(ROW_START) : position + len(ROW_START) + 1] != b"/":
             return position
         position += 1
+
+
+def row_start_before(buffer: bytes, position: int) -> int:
+    """Where the row that holds ``position`` starts (-1: none): the last line at four
+    spaces before it that is not a closing tag, such as one in a text of HTML."""
+    end = position + 1
+    while True:
+        start = buffer.rfind(ROW_START, 0, end)
+        if start < 0 or buffer[start + len(ROW_START) : start + len(ROW_START) + 1] != b"/":
+            return start
+        end = start + len(ROW_START) - 1
 
 
 def last_row_start(buffer: bytes) -> int:
@@ -333,21 +368,7 @@ class EntityRewriter:
         self._ids = fixes.by_id()
         names = b"|".join(re.escape(name.encode("ascii")) for name in self._ids)
         self._rows = re.compile(rb"\n    <(" + names + rb")[\s/>]") if names else None
-        long_text = fixes.long_text
-        self._limits = (
-            {}
-            if long_text is None
-            else {
-                name.encode("ascii"): long_text.summary_max_chars
-                if name == "summary"
-                else long_text.max_chars
-                for name in {field for fields in LONG_TEXT_FIELDS.values() for field in fields}
-            }
-        )
-        shortest = min(self._limits.values(), default=MAX_ROW)
-        #: starts with a literal, so the regex engine skips ahead at C speed
-        self._long_value = re.compile(rb'="[^"]{%d,}"' % (shortest + 1))
-        self._text_child = re.compile(rb"<(" + b"|".join(self._limits) + rb")>")
+        self._windows, self._short_texts = long_text_finders(fixes.long_text)
 
     def feed(self, block: bytes) -> bytes:
         buffer = self._carry + block
@@ -401,9 +422,9 @@ class EntityRewriter:
 
         Most rows are left alone, and deciding that without reading them keeps
         the rewrite near the speed of a copy: rows named by id are told by
-        their ``id`` attribute, and long texts are found by regexes over the
-        whole region (an attribute value longer than the limit in bytes, or a
-        text element whose end lies further than the limit), not row by row.
+        their ``id`` attribute, and long texts are found without looking at
+        every row (see :meth:`_gaps` and :meth:`_short_text_hits`).  A row
+        found here that needs no change is written back as it was.
         """
         starts = set()
         if self._rows is not None:
@@ -414,19 +435,45 @@ class EntityRewriter:
                 chosen = self._ids[match.group(1).decode("ascii")]
                 if found is not None and found.group(1).decode("ascii", "replace") in chosen:
                     starts.add(start)
-        if self._limits:
-            hits = []
-            for match in self._long_value.finditer(region):
-                name = region[region.rfind(b" ", 0, match.start()) + 1 : match.start()]
-                if match.end() - match.start() - 3 > self._limits.get(name, MAX_ROW):
-                    hits.append(match.start())
-            for match in self._text_child.finditer(region):
-                closing = region.find(b"</" + match.group(1) + b">", match.end())
-                if closing < 0 or closing - match.end() > self._limits[match.group(1)]:
-                    hits.append(match.start())
-            starts.update(region.rfind(ROW_START, 0, hit + 1) for hit in hits)
-            starts.discard(-1)
+        hits = [*self._gaps(region), *self._short_text_hits(region)]
+        starts.update(row_start_before(region, hit) for hit in hits)
+        starts.discard(-1)
         return sorted(starts)
+
+    def _gaps(self, region: bytes) -> Iterator[int]:
+        """Where a text over a long limit may be: in a window with no row start in it.
+
+        A text of more than ``limit`` characters holds no row start (an attribute
+        value has no line break; a text element that did would be cut short at
+        it, not parse and never be cut) and spans more than ``limit`` bytes, so
+        it covers a whole window of half that size.  Rows are dense, so each
+        window costs one short ``find``, and the regions between long texts are
+        never scanned byte by byte: this is what keeps the long-text fix near a
+        copy's speed.
+        """
+        window = self._windows
+        if not window:
+            return
+        for start in range(0, len(region) - window + 1, window):
+            if next_row_start(region, start, start + window) >= start + window:
+                yield start
+
+    def _short_text_hits(self, region: bytes) -> Iterator[int]:
+        """Where a field with a short limit (the summary) holds more bytes than its limit:
+        an attribute value, or a text element, found by its name at C speed."""
+        for name, limit in self._short_texts:
+            position = region.find(name)
+            while position >= 0:
+                after = position + len(name)
+                if region.startswith(b'="', after):
+                    end = region.find(b'"', after + 2)
+                    if end < 0 or end - (after + 2) > limit:
+                        yield position
+                elif region.startswith(b">", after) and region[position - 1 : position] == b"<":
+                    closing = region.find(b"</" + name + b">", after + 1)
+                    if closing < 0 or closing - (after + 1) > limit:
+                        yield position
+                position = region.find(name, after)
 
     def _fix_row(self, entity: str, row: bytes) -> bytes | None:
         """The row as it is to be written, or None to drop it."""
