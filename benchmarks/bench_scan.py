@@ -165,9 +165,9 @@ RECOMPRESS = (
 FIX_REWRITE = (
     "import sys\n"
     "from pathlib import Path\n"
-    "from pytest_jiramigrate.config import ArchiveLimits\n"
-    "from pytest_jiramigrate.fix.command import row_fixes, write_fixed\n"
-    "from pytest_jiramigrate.fix.plan import load_plan\n"
+    "from pytest_jiramigrate.core.limits import ArchiveLimits\n"
+    "from pytest_jiramigrate.commands.fix.command import row_fixes, write_fixed\n"
+    "from pytest_jiramigrate.commands.fix.plan import load_plan\n"
     "source, out, plan = Path(sys.argv[1]), Path(sys.argv[2]), load_plan(Path(sys.argv[3]))\n"
     "write_fixed(source, out, plan, row_fixes(source, plan, ArchiveLimits()))\n"
 )
