@@ -84,3 +84,18 @@ def test_the_package_root_loads_its_public_names_on_demand() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == ("module 'pytest_jiramigrate' has no attribute 'no_such_name'")
+
+
+def test_every_package_folder_ships_and_the_synthesizer_does_not() -> None:
+    """The wheel holds what pyproject.toml's ``include`` finds: a folder of modules
+    without ``__init__.py`` would be left out, and ``synth/`` (test tooling) stays out."""
+    setuptools = pytest.importorskip("setuptools")
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+    pyproject = tomllib.loads((PACKAGE.parent / "pyproject.toml").read_text(encoding="utf-8"))
+    include = pyproject["tool"]["setuptools"]["packages"]["find"]["include"]
+    shipped = set(setuptools.find_packages(where=PACKAGE.parent, include=include))
+    folders = {module_name(path.parent / "__init__.py") for path in PACKAGE.rglob("*.py")}
+    assert folders <= shipped, folders - shipped
+    assert {"pytest_jiramigrate.core", "pytest_jiramigrate.run"} <= shipped
+    assert (PACKAGE.parent / "synth" / "__init__.py").exists()
+    assert not any(name.startswith("synth") for name in shipped)
