@@ -88,7 +88,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def register_builtin_rules(config: pytest.Config) -> None:
     """The built-in rules reach the run through the same hook as third-party rules."""
-    from pytest_jiramigrate import rules as builtin
+    from pytest_jiramigrate.rules import builtin
 
     if not config.pluginmanager.is_registered(builtin):
         config.pluginmanager.register(builtin, BUILTIN_RULES_PLUGIN)

@@ -32,7 +32,7 @@ from hypothesis import strategies as st
 from pytest_jiramigrate.config import load_config
 from pytest_jiramigrate.core.limits import ArchiveLimits
 from pytest_jiramigrate.facts import Facts
-from pytest_jiramigrate.rules import pytest_jiramigrate_rules
+from pytest_jiramigrate.rules.builtin import pytest_jiramigrate_rules
 from pytest_jiramigrate.rules.outcome import Outcome, evaluate
 from pytest_jiramigrate.scan.backup import scan_backup
 from synth import SynthSpec, write_backup

@@ -99,3 +99,20 @@ def test_every_package_folder_ships_and_the_synthesizer_does_not() -> None:
     assert {"pytest_jiramigrate.core", "pytest_jiramigrate.run"} <= shipped
     assert (PACKAGE.parent / "synth" / "__init__.py").exists()
     assert not any(name.startswith("synth") for name in shipped)
+
+
+def test_the_rule_api_loads_without_the_rules() -> None:
+    """``rules.base`` is below the rule groups: importing it runs none of them."""
+    script = (
+        "import json, sys\n"
+        "import pytest_jiramigrate.rules.base\n"
+        "print(json.dumps(sorted(m for m in sys.modules if m.startswith('pytest_jiramigrate.'))))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == [
+        "pytest_jiramigrate.rules",
+        "pytest_jiramigrate.rules.base",
+    ]
