@@ -251,6 +251,8 @@ class ReadinessRun:
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         if hasattr(session.config, "workerinput"):  # a pytest-xdist worker reports nothing
             return
+        if self.jira.entries and not session.config.option.collectonly:
+            self.jira.add_unrun()
         try:
             self.jira.write_reports()
         except NoSpaceError as error:

@@ -15,7 +15,9 @@ from typing import Any, ClassVar
 class InlinePool:
     sizes: ClassVar[list[int]] = []
 
-    def __init__(self, max_workers: int, mp_context: object = None) -> None:
+    def __init__(
+        self, max_workers: int, mp_context: object = None, initializer: object = None
+    ) -> None:
         self.sizes.append(max_workers)
 
     def submit(self, function: Callable[..., Any], *args: Any) -> Future[Any]:

@@ -10,6 +10,7 @@ spreadsheet would run as a formula is neutralised (OWASP "CSV Injection").
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import os
 import re
@@ -54,6 +55,7 @@ def write_exports(report: Mapping[str, Any], directory: Path) -> list[Path]:
     a CI artifact upload never sees half a file.
     """
     directory.mkdir(exist_ok=True)
+    previous = previous_exports(directory / EXPORT_MANIFEST)
     written = []
     for rule_id, entries in exported_rules(report.get("rules", [])).items():
         several_targets = len({entry.get("target") for entry in entries}) > 1
@@ -63,40 +65,68 @@ def write_exports(report: Mapping[str, Any], directory: Path) -> list[Path]:
             for item in entry.get("items") or []
         ]
         path = directory / f"{file_stem(rule_id)}.csv"
+        keep_edited(path, previous)
         write_csv_atomically(path, columns(rows), rows)
         written.append(path)
-    remove_stale_exports(directory, {path.name for path in written})
+    record_exports(directory, written, previous)
     return written
 
 
-def remove_stale_exports(directory: Path, current: set[str]) -> None:
-    """Remove the CSVs an earlier run wrote here for rules that now pass, and record this run's.
+def keep_edited(path: Path, previous: dict[str, str]) -> None:
+    """Move a CSV that was edited since a run wrote it (the fix loop asks to edit the
+    e-mail exports), or that this command never wrote, to ``<name>.edited.csv`` before a
+    new export takes its name: nothing a user wrote is overwritten."""
+    if not path.is_file() or path.is_symlink() or digest(path) == previous.get(path.name):
+        return
+    aside = path.with_name(f"{path.stem}.edited.csv")
+    counter = 1
+    while aside.exists():
+        counter += 1
+        aside = path.with_name(f"{path.stem}.edited-{counter}.csv")
+    path.rename(aside)
 
-    Only files named in the previous run's manifest are removed: a file this
-    command did not write is never deleted, whatever its name.
+
+def record_exports(directory: Path, written: list[Path], previous: dict[str, str]) -> None:
+    """Remove the CSVs an earlier run wrote here for rules that now pass, and record this
+    run's, each with its digest.
+
+    Only files named in the previous run's manifest, and unchanged since, are
+    removed: a file this command did not write, or one a user has edited since, is
+    never deleted, whatever its name.
     """
-    manifest = directory / EXPORT_MANIFEST
-    for name in previous_exports(manifest) - current:
+    current = {path.name: digest(path) for path in written}
+    for name, recorded in previous.items():
         stale = directory / name
-        if stale.is_file() and not stale.is_symlink():
+        if name in current or not stale.is_file() or stale.is_symlink():
+            continue
+        if digest(stale) == recorded:
             stale.unlink()
+    manifest = directory / EXPORT_MANIFEST
     temporary = manifest.with_name(f"{manifest.name}.{os.getpid()}.tmp")
-    temporary.write_text(json.dumps(sorted(current)) + "\n", encoding="utf-8")
+    temporary.write_text(json.dumps(current, sort_keys=True) + "\n", encoding="utf-8")
     os.replace(temporary, manifest)
 
 
-def previous_exports(manifest: Path) -> set[str]:
-    """The CSV names a previous run recorded; nothing when the manifest is absent or odd."""
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def previous_exports(manifest: Path) -> dict[str, str]:
+    """The CSV names a previous run recorded, with their digests; nothing when the manifest
+    is absent or odd."""
     try:
-        names = json.loads(manifest.read_text(encoding="utf-8"))
+        recorded = json.loads(manifest.read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return set()
-    if not isinstance(names, list):
-        return set()
+        return {}
+    if not isinstance(recorded, dict):
+        return {}
     return {
-        name
-        for name in names
-        if isinstance(name, str) and name.endswith(".csv") and name == Path(name).name
+        name: value
+        for name, value in recorded.items()
+        if isinstance(name, str)
+        and isinstance(value, str)
+        and name.endswith(".csv")
+        and name == Path(name).name
     }
 
 

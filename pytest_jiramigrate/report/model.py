@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any, Literal
 
 from pytest_jiramigrate.cache import NO_BACKUP
-from pytest_jiramigrate.rules.base import plural
+from pytest_jiramigrate.rules.base import Rule, RuleSettings, plural
 from pytest_jiramigrate.rules.outcome import Outcome, Status
 
 SCHEMA = "jiramigrate-report/1"
@@ -29,6 +29,12 @@ Readiness = Literal["not-checked", "not-ready", "warnings", "ready"]
 
 #: One entry of the JSON report's ``rules`` list.
 Entry = dict[str, Any]
+
+#: why a rule that never ran has no verdict
+NOT_RUN = (
+    "not checked: the rule did not run (deselected with -k, --deselect or --lf,"
+    " or the run stopped early)"
+)
 
 
 def outcome_rank(status: str) -> int:
@@ -77,6 +83,22 @@ def rule_entry(outcome: Outcome) -> Entry:
         if verdict.properties:
             entry["properties"] = dict(verdict.properties)
     return entry
+
+
+def unrun_entry(rule: Rule, subject: str, settings: RuleSettings) -> Entry:
+    """The entry of a rule that never ran on ``subject``: not checked, so an
+    error-severity one keeps the gate shut (``off`` is skipped, as when it runs)."""
+    return {
+        "id": rule.id,
+        "title": rule.title,
+        "target": subject,
+        "severity": settings.severity,
+        "outcome": "skipped" if settings.severity == "off" else "error",
+        "findings": 0,
+        "threshold": settings.max_findings,
+        "message": NOT_RUN,
+        "items": [],
+    }
 
 
 def junit_properties(outcome: Outcome) -> list[tuple[str, object]]:

@@ -674,15 +674,18 @@ def application_links(facts: Facts) -> list[Finding]:
         link_id, _, what = row["key"][len("applinks.application.") :].partition(".")
         if what in ("name", "rpc.url", "type"):
             links[link_id][what] = row["value"]
-    return [
-        Finding(
-            f"application link {link.get('name', link_id)}"
-            + (f" ({link['rpc.url']})" if "rpc.url" in link else "")
-            + ": recreate it in Cloud",
-            {"application_link": link.get("name", link_id), "url": link.get("rpc.url")},
+    findings = []
+    for link_id, link in sorted(links.items()):
+        url = link.get("rpc.url") and facts.mask.url(link["rpc.url"])
+        findings.append(
+            Finding(
+                f"application link {link.get('name', link_id)}"
+                + (f" ({url})" if url else "")
+                + ": recreate it in Cloud",
+                {"application_link": link.get("name", link_id), "url": url},
+            )
         )
-        for link_id, link in sorted(links.items())
-    ]
+    return findings
 
 
 @rule(
@@ -713,14 +716,15 @@ def application_links(facts: Facts) -> list[Finding]:
 )
 def integrations(facts: Facts, settings: RuleSettings) -> Verdict:
     findings = application_links(facts)
-    findings += [
-        Finding(
-            f"{(row['type'] or 'mail').upper()} mail server {row['name']}"
-            f" ({row['host'] or 'no host'}): recreate it in Cloud or leave it out",
-            {"mail_server": row["name"], "type": row["type"], "host": row["host"]},
+    for row in facts.query("SELECT name, type, host FROM mail_server ORDER BY name, id"):
+        host = row["host"] and facts.mask.domain(row["host"])
+        findings.append(
+            Finding(
+                f"{(row['type'] or 'mail').upper()} mail server {row['name']}"
+                f" ({host or 'no host'}): recreate it in Cloud or leave it out",
+                {"mail_server": row["name"], "type": row["type"], "host": host},
+            )
         )
-        for row in facts.query("SELECT name, type, host FROM mail_server ORDER BY name, id")
-    ]
     findings += [
         Finding(
             f"incoming mail handler {row['name']} ({row['class']}): disable it on the server"
@@ -733,25 +737,24 @@ def integrations(facts: Facts, settings: RuleSettings) -> Verdict:
     disabled = facts.scalar(
         "SELECT value FROM property WHERE key = 'jira.mail.send.disabled' ORDER BY rowid DESC"
     )
-    advisories = []
-    if str(disabled).strip().lower() not in ("1", "true"):
-        advisories.append(
-            Finding(
-                "outgoing mail is on: choose Disable outgoing mail when importing",
-                {"outgoing_mail": "on"},
-            )
-        )
+    # told, not warned: whether Cloud sends mail is chosen on the import screen (the guide's
+    # "select your outgoing mail setting"), whatever the backup says
+    mail = "on" if str(disabled).strip().lower() not in ("1", "true") else "off"
+    choose = (
+        f' Outgoing mail is {mail} in the backup: choose "Disable outgoing mail" on the'
+        " import screen until the site is checked."
+    )
     if not findings:
-        mail = "; outgoing mail is on" if advisories else ""
         return passed(
-            f"No application link, mail server or mail handler{mail}.", advisories=advisories
+            "No application link, mail server or mail handler." + choose,
+            properties={"outgoing_mail": mail},
         )
     return Verdict(
         findings,
         f"{plural(len(findings), 'integration')} still"
-        f" {'points' if len(findings) == 1 else 'point'} at the server.",
+        f" {'points' if len(findings) == 1 else 'point'} at the server." + choose,
         observed=len(findings),
-        advisories=advisories,
+        properties={"outgoing_mail": mail},
     )
 
 

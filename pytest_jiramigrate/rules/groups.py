@@ -330,9 +330,14 @@ def group_merge_escalation(facts: Facts, settings: RuleSettings) -> Verdict:
         findings=findings,
         summary=(
             f"{plural(len(findings), 'backup group')} ({admin_groups:,} holding ADMINISTER or"
-            f" SYSTEM_ADMIN) {'merges' if len(findings) == 1 else 'merge'} into same-named"
-            " Cloud groups, giving"
-            f" {plural(len(gaining), 'user')} those groups' access."
+            " SYSTEM_ADMIN) "
+            + (
+                "merges into a same-named Cloud group, giving"
+                f" {plural(len(gaining), 'user')} that group's access."
+                if len(findings) == 1
+                else "merge into same-named Cloud groups, giving"
+                f" {plural(len(gaining), 'user')} those groups' access."
+            )
         ),
         observed=len(findings),
     )

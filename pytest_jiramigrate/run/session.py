@@ -16,12 +16,18 @@ from typing import Any, Literal
 import pytest
 
 from pytest_jiramigrate.config import Config, ConfigError, find_config, load_config
-from pytest_jiramigrate.core.outputs import OutputError, check_output
+from pytest_jiramigrate.core.outputs import OutputError, check_output, refuse_input
 from pytest_jiramigrate.core.sizes import format_size
 from pytest_jiramigrate.core.terminal import name_text, printable
 from pytest_jiramigrate.facts import Facts
 from pytest_jiramigrate.report.files import ReportPaths, Written, write_reports
-from pytest_jiramigrate.report.model import Entry, build_report, summary_table, unchecked
+from pytest_jiramigrate.report.model import (
+    Entry,
+    build_report,
+    summary_table,
+    unchecked,
+    unrun_entry,
+)
 from pytest_jiramigrate.report.text import failure_text
 from pytest_jiramigrate.rules.base import Rule, plural
 from pytest_jiramigrate.rules.outcome import Outcome, evaluate
@@ -113,6 +119,17 @@ class JiraSession:
     def summary_table(self) -> list[str]:
         """The terminal table of the rules that ran (:func:`summary_table`)."""
         return summary_table(self.entries, several_subjects=len(self.subjects) > 1)
+
+    def add_unrun(self) -> None:
+        """An entry for every rule that never ran: deselected with ``-k`` or ``--deselect``,
+        left out by ``--lf``, or after ``-x`` stopped the run. It was not checked, so the
+        reports list it as such, and an error-severity one keeps the gate shut."""
+        for subject in self.subjects:
+            for rule in self.rules_for(subject):
+                nodeid = f"{subject.name}::{rule.id}"
+                if nodeid not in self.entries:
+                    settings = self.config.rules[rule.id]
+                    self.entries[nodeid] = unrun_entry(rule, subject.name, settings)
 
     def unchecked(self) -> list[Entry]:
         """The error-severity rules that could not run: the gate fails closed on them."""
@@ -223,7 +240,8 @@ def start_session(pytest_config: pytest.Config, given: Options) -> JiraSession:
             ("html", given.html),
         )
     }
-    refuse_shared_outputs(outputs)
+    junit = junit_path(pytest_config, here, inputs)
+    refuse_shared_outputs({**outputs, "junitxml": junit})
     found = subjects(given.backup, given.media)
     return JiraSession(
         pytest_config=pytest_config,
@@ -257,8 +275,34 @@ def refuse_shared_outputs(outputs: dict[str, Path | None]) -> None:
         if path is None:
             continue
         if path in seen:
-            raise pytest.UsageError(f"--jira-{name}: {path} is also --jira-{seen[path]}")
+            raise pytest.UsageError(
+                f"{option_name(name)}: {path} is also {option_name(seen[path])}"
+            )
         seen[path] = name
+
+
+def option_name(name: str) -> str:
+    """How the user wrote an output option: ``--jira-report``, or pytest's ``--junitxml``."""
+    return "--junitxml" if name == "junitxml" else f"--jira-{name}"
+
+
+def junit_path(pytest_config: pytest.Config, here: Path, inputs: Sequence[Path]) -> Path | None:
+    """pytest's ``--junitxml`` file, refused when it is an input (the backup, a media zip, the
+    YAML) or lies inside a media directory: pytest would write it over the input. Its folder
+    may be missing: pytest makes it."""
+    given = getattr(pytest_config.option, "xmlpath", None)
+    if not given:
+        return None
+    path = here / given
+    resolved = path.resolve()
+    try:
+        for source in inputs:
+            refuse_input(path, resolved, source)
+    except OutputError as error:
+        raise pytest.UsageError(f"--junitxml: {error}") from None
+    if resolved.is_dir():
+        raise pytest.UsageError(f"--junitxml: {path} is a directory; name a file")
+    return resolved
 
 
 def output_path(

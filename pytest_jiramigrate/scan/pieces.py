@@ -30,6 +30,7 @@ import multiprocessing
 import os
 import queue
 import re
+import signal
 import sqlite3
 import sys
 import threading
@@ -393,7 +394,11 @@ class FastScan:
             for piece in pieces:
                 yield piece, scan_piece(piece)
             return
-        pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("forkserver"))
+        pool = ProcessPoolExecutor(
+            workers,
+            mp_context=multiprocessing.get_context("forkserver"),
+            initializer=ignore_interrupts,
+        )
         try:
             pending: deque[tuple[Piece, Future[PieceResult] | None]] = deque()
             for piece in pieces:
@@ -474,6 +479,13 @@ def _slices(data: bytes) -> Iterator[bytes]:
     view = memoryview(data)
     for start in range(0, len(data), CHUNK):
         yield bytes(view[start : start + CHUNK])
+
+
+def ignore_interrupts() -> None:
+    """In a worker: leave Ctrl-C (sent to the whole process group) to the main process,
+    which stops the scan and shuts the pool down; a worker killed mid-piece would only
+    break the pool."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _submit(pool: ProcessPoolExecutor, piece: Piece) -> Future[PieceResult] | None:

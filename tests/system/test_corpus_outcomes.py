@@ -46,10 +46,7 @@ SHARED_EMAIL = "two usernames share one address; the guide requires unique addre
 LOCAL_DOMAIN = "moritz.schiller@beecom.local: .local is no top-level domain, reserved by RFC 6762"
 NOT_CHECKED = "not checked: entities.xml is not well-formed, so its facts are incomplete"
 NO_AO_DATA = "not checked: no activeobjects.xml, so no app tables or boards to read"
-MAIL_ON = (
-    "outgoing mail is on: the guide asks to decide it before importing (no property disables it)"
-)
-MAIL_HANDLER = MAIL_ON + "; and a POP mail handler still reads the server's mailbox"
+MAIL_HANDLER = "a POP mail handler would still read the server's mailbox"
 ANONYMOUS = "an 'Anonymous Permission Scheme' grants browsing to Anyone (group grant, no group)"
 PUBLIC_SHARES = "two filters and two dashboards shared with everyone (SharePermissions global)"
 UNKNOWN_APP = "AO_98E482_REF_ENTITY: the tables of an app no PluginVersion row names"
@@ -59,11 +56,10 @@ UNSET: dict[str, tuple[str, str]] = {
     "importer-account": ("skipped", "not checked: set target.importer_email"),
     "free-plan-restrictions": ("skipped", "not checked: target.plan is standard"),
 }
-#: what the after-import rules find on a backup without activeobjects.xml, mail on
+#: what the after-import rules find on a backup without activeobjects.xml
 WITHOUT_AO: dict[str, tuple[str, str]] = {
     "app-data-not-migrated": ("error", NO_AO_DATA),
     "board-integrity": ("error", NO_AO_DATA),
-    "integrations": ("warning", MAIL_ON),
     **UNSET,
 }
 
@@ -88,7 +84,6 @@ EXPECTED: dict[str, dict[str, tuple[str, str]]] = {
         "group-merge-escalation": ("warning", ADMINS_MERGE),
         "app-data-not-migrated": ("warning", UNKNOWN_APP),
         "public-access": ("warning", PUBLIC_SHARES),
-        "integrations": ("warning", MAIL_ON),
         **UNSET,
     },
     "jira-5.0-activeobjects.zip": {
@@ -98,7 +93,6 @@ EXPECTED: dict[str, dict[str, tuple[str, str]]] = {
         "group-merge-escalation": ("warning", ADMINS_MERGE),
         "app-data-not-migrated": ("warning", UNKNOWN_APP),
         "public-access": ("warning", PUBLIC_SHARES),
-        "integrations": ("warning", MAIL_ON),
         **UNSET,
     },
     "jira-6.4-test-dvcs.zip": {
@@ -106,7 +100,6 @@ EXPECTED: dict[str, dict[str, tuple[str, str]]] = {
         "email-domain": ("failed", EXAMPLE_COM),
         "site-import-eligibility": ("warning", SMALL_SITE),
         "group-merge-escalation": ("warning", ADMINS_MERGE),
-        "integrations": ("warning", MAIL_ON),
         **UNSET,
     },
     "realworld/jrjc-4.2-jira-dump.zip": {
@@ -189,7 +182,6 @@ EXPECTED: dict[str, dict[str, tuple[str, str]]] = {
         "site-import-eligibility": ("warning", SMALL_SITE),
         "group-merge-escalation": ("warning", ADMINS_MERGE),
         "app-data-not-migrated": ("warning", "JSU's custom field types: a third-party app"),
-        "integrations": ("warning", MAIL_ON),
         **UNSET,
     },
     **{

@@ -165,6 +165,34 @@ def test_unusable_outputs_are_refused_before_the_scan(pytester, site, args, expe
     assert "jiramigrate: site-backup.zip (Jira" not in result.stdout.str(), "nothing was scanned"
 
 
+@pytest.mark.parametrize("victim", ["site-backup.zip", "media.zip", "media/data/j.xml"])
+def test_junit_xml_over_an_input_is_a_usage_error(pytester, site, victim) -> None:
+    """pytest's own --junitxml is an output too: over the backup it would replace it."""
+    before = {p.name: p.read_bytes() for p in (site, pytester.path / "media.zip")}
+    result = pytester.runpytest_inprocess(
+        "-p",
+        "no:cacheprovider",
+        f"--jira-backup={site}",
+        "--jira-media=media",
+        "--jira-media=media.zip",
+        f"--junitxml={victim}",
+    )
+    one_line_usage_error(result, "--junitxml", "input")
+    assert {p.name: p.read_bytes() for p in (site, pytester.path / "media.zip")} == before
+
+
+def test_junit_xml_may_not_share_a_report_but_may_name_a_new_folder(pytester, site) -> None:
+    shared = pytester.runpytest_inprocess(
+        "-p", "no:cacheprovider", f"--jira-backup={site}", "--jira-report=r.xml", "--junitxml=r.xml"
+    )
+    one_line_usage_error(shared, "--junitxml", "is also --jira-report")
+    fresh = pytester.runpytest_inprocess(
+        "-p", "no:cacheprovider", f"--jira-backup={site}", "--junitxml=reports/readiness.xml"
+    )
+    assert fresh.ret == pytest.ExitCode.OK
+    assert (pytester.path / "reports" / "readiness.xml").read_text().startswith("<?xml")
+
+
 def test_a_mistyped_media_path_is_a_usage_error(pytester, site) -> None:
     result = pytester.runpytest_inprocess(
         "-p", "no:cacheprovider", f"--jira-backup={site}", "--jira-media=meida"
@@ -421,3 +449,26 @@ def test_check_forwards_the_plugin_options_to_pytest(tmp_path: Path) -> None:
     assert f"--jira-report={tmp_path / 'r.json'}" in arguments
     assert "--jira-workers=3" in arguments and "--jira-strict" in arguments
     assert arguments[:2] == [f"--rootdir={tmp_path}", "-c"]
+
+
+@pytest.mark.parametrize(
+    "deselect", [["-k", "not email"], ["--deselect=site-backup.zip::email-tld"]]
+)
+def test_deselected_error_rules_keep_the_gate_shut(pytester, site, deselect) -> None:
+    """A rule left out by -k or --deselect was not checked: the run does not pass, and the
+    reports list it as not checked instead of leaving it out."""
+    result = pytester.runpytest_inprocess(
+        "-p", "no:cacheprovider", f"--jira-backup={site}", "--jira-report=r.json", *deselect
+    )
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    entry = report_rules(pytester.path / "r.json")["email-tld"]
+    assert (entry["outcome"], entry["severity"]) == ("error", "error")
+    assert str(entry["message"]).startswith("not checked: the rule did not run")
+    result.stdout.fnmatch_lines(["*error-severity rule* not checked, so the run cannot pass*"])
+
+
+def test_collect_only_is_no_gate_run(pytester, site) -> None:
+    result = pytester.runpytest_inprocess(
+        "-p", "no:cacheprovider", f"--jira-backup={site}", "--collect-only", "-q"
+    )
+    assert result.ret == pytest.ExitCode.OK

@@ -322,7 +322,9 @@ def test_export_failure_keeps_the_previous_file(
     report: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     target = tmp_path / "email-tld.csv"
-    target.write_text("previous run", encoding="utf-8")
+    write_exports(report, tmp_path)  # the previous run
+    previous = target.read_text(encoding="utf-8")
+    before = sorted(os.listdir(tmp_path))
 
     def fail_replace(src: object, dst: object) -> None:
         raise OSError("disk full")
@@ -330,8 +332,8 @@ def test_export_failure_keeps_the_previous_file(
     monkeypatch.setattr(os, "replace", fail_replace)
     with pytest.raises(OSError, match="disk full"):
         write_exports(report, tmp_path)
-    assert target.read_text(encoding="utf-8") == "previous run"
-    assert sorted(os.listdir(tmp_path)) == ["email-tld.csv"]
+    assert target.read_text(encoding="utf-8") == previous
+    assert sorted(os.listdir(tmp_path)) == before
 
 
 # --- rule listing -----------------------------------------------------------------------
@@ -445,3 +447,22 @@ def test_jenkinsfile_publishes_junit_whatever_the_outcome() -> None:
     always = post[post.index("always {") :]
     assert "junit testResults: 'reports/readiness.xml'" in always
     assert "archiveArtifacts artifacts: 'reports/readiness.*'" in always
+
+
+def test_exports_never_delete_or_overwrite_an_edited_csv(
+    report: dict[str, Any], tmp_path: Path
+) -> None:
+    """The fix loop asks to edit the e-mail exports: a later run keeps those edits."""
+    failing = report
+    written = write_exports(failing, tmp_path / "out")
+    edited = written[0]
+    edited.write_text(edited.read_text(encoding="utf-8") + "my,edit\n", encoding="utf-8")
+    untouched = written[1]
+    passing = {**failing, "rules": []}
+    write_exports(passing, tmp_path / "out")
+    assert not untouched.exists(), "an unchanged export of a passing rule goes"
+    assert edited.read_text(encoding="utf-8").endswith("my,edit\n"), "an edited one stays"
+    write_exports(failing, tmp_path / "out")
+    kept = edited.with_name(f"{edited.stem}.edited.csv")
+    assert kept.read_text(encoding="utf-8").endswith("my,edit\n")
+    assert not edited.read_text(encoding="utf-8").endswith("my,edit\n")

@@ -125,8 +125,8 @@ def test_merge_of_one_group_is_said_in_the_singular(store: Store) -> None:
     verdict = run(groups.group_merge_escalation, store)
 
     assert verdict.summary == (
-        "1 backup group (0 holding ADMINISTER or SYSTEM_ADMIN) merges into same-named"
-        " Cloud groups, giving 1 user those groups' access."
+        "1 backup group (0 holding ADMINISTER or SYSTEM_ADMIN) merges into a same-named"
+        " Cloud group, giving 1 user that group's access."
     )
 
 
