@@ -111,7 +111,9 @@ def test_original_fails_and_copy_passes_the_xml_rules(
     before.stdout.fnmatch_lines(["FAILED *::xml-valid-characters*"])
     after = pytester.runpytest_inprocess(f"--jira-backup={cleaned}", "-k", "xml", "-rA")
     after.stdout.fnmatch_lines(["PASSED *::xml-well-formed", "PASSED *::xml-valid-characters"])
-    assert after.ret == 0
+    assert "failed" not in after.parseoutcomes()
+    # the rules -k left out were not checked, so the gate stays shut
+    assert after.ret == pytest.ExitCode.TESTS_FAILED
 
 
 def table_rows(store: Path) -> dict[str, list[tuple[Any, ...]]]:
