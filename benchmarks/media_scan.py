@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 from pytest_jiramigrate import facts
-from pytest_jiramigrate.config import ArchiveLimits
+from pytest_jiramigrate.core.limits import ArchiveLimits
 from pytest_jiramigrate.scan.media import bucket_of, scan_media
 
 PROJECTS = 20

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from pytest_jiramigrate import facts
-from pytest_jiramigrate.config import ArchiveLimits
+from pytest_jiramigrate.core.limits import ArchiveLimits
 from pytest_jiramigrate.scan import pieces
 from pytest_jiramigrate.scan.archive import open_member
 from pytest_jiramigrate.scan.entities import blocks_of, declared_encoding

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from pytest_jiramigrate.rules.base import Finding, Rule, RuleSettings, Threshold, Verdict, rule
-    from pytest_jiramigrate.warning import JiraReadinessWarning
+    from pytest_jiramigrate.run.warning import JiraReadinessWarning
 
 #: the one place the version is written; pyproject.toml reads it from here
 __version__ = "0.1.0"
@@ -23,7 +23,7 @@ _PUBLIC = {
         ("Finding", "Rule", "RuleSettings", "Threshold", "Verdict", "rule"),
         "pytest_jiramigrate.rules.base",
     ),
-    "JiraReadinessWarning": "pytest_jiramigrate.warning",
+    "JiraReadinessWarning": "pytest_jiramigrate.run.warning",
 }
 
 

@@ -133,6 +133,21 @@ CREATE TABLE board_column (id TEXT, board_id TEXT, name TEXT);
 CREATE TABLE board_column_status (id TEXT, column_id TEXT, status_id TEXT);
 """
 
+#: the media inventory (:func:`pytest_jiramigrate.scan.media.scan_media`): made in the
+#: store of a run with ``--jira-media``, beside the backup's facts when there are some
+MEDIA_SCHEMA = """
+CREATE TABLE IF NOT EXISTS media_target (
+    name TEXT PRIMARY KEY, path TEXT, kind TEXT, total_bytes INTEGER, files INTEGER,
+    zip_bytes INTEGER);
+-- one row per regular file; path is POSIX and relative to the media root
+CREATE TABLE IF NOT EXISTS media_file (
+    target TEXT, path TEXT, size INTEGER, kind TEXT, project TEXT, bucket TEXT,
+    issue_key TEXT, attachment_id TEXT);
+CREATE TABLE IF NOT EXISTS media_problem (target TEXT, kind TEXT, path TEXT, detail TEXT);
+CREATE INDEX IF NOT EXISTS media_file_attachment ON media_file (attachment_id);
+CREATE INDEX IF NOT EXISTS media_file_target ON media_file (target, kind);
+"""
+
 #: made once the rows are in (faster than keeping them up to date row by row);
 #: ids are not unique keys: a hostile backup's duplicate rows stay visible
 INDEXES = """
@@ -164,7 +179,7 @@ def summarize(db: sqlite3.Connection) -> None:
     """Derive, once per scan, the facts that do not depend on the configuration but would
     cost every run a pass over millions of rows: counts per issue, and the syntax,
     top-level-domain and KB-pattern verdicts of each distinct e-mail address."""
-    from pytest_jiramigrate.emails import pattern_advisory, syntax_problem, tld_problem
+    from pytest_jiramigrate.core.emails import pattern_advisory, syntax_problem, tld_problem
 
     for what, counted in PER_ISSUE.items():
         db.execute(
@@ -193,7 +208,7 @@ def create(path: Path) -> sqlite3.Connection:
 
 class Mask(Protocol):
     """How a rule shows an identity where it enters a finding: unchanged, or as a
-    pseudonym under ``--jira-redact`` (:class:`pytest_jiramigrate.redact.Redactor`).
+    pseudonym under ``--jira-redact`` (:class:`pytest_jiramigrate.report.redact.Redactor`).
 
     Rules compare and count the clear values they read from the store, and build
     every finding's fields and text from what the mask returns, so that no

@@ -13,124 +13,41 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from pytest_jiramigrate import hookspecs
-from pytest_jiramigrate.space import NoSpaceError
-from pytest_jiramigrate.terminal import printable
+from pytest_jiramigrate.core.space import NoSpaceError
+from pytest_jiramigrate.core.terminal import printable
+from pytest_jiramigrate.run.options import add_options, options
 
 if TYPE_CHECKING:
-    from pytest_jiramigrate.session import JiraSession
-
-SESSION_KEY = pytest.StashKey["JiraSession"]()
+    from pytest_jiramigrate.run.session import JiraSession
 
 #: The exit code of a run whose rules passed but where an error-severity rule could not
 #: be checked: pytest's "tests failed", because the gate fails closed (a rule that did
 #: not run is not ready) and every CI treats 1 as a failed gate.
 UNCHECKED_EXIT_CODE = pytest.ExitCode.TESTS_FAILED
 
-OPTIONS: tuple[tuple[str, str, str], ...] = (
-    ("backup", "PATH", "the Jira site backup zip (entities.xml + activeobjects.xml) to check"),
-    ("config", "PATH", "YAML thresholds (default: jiramigrate.yaml in the rootdir, if present)"),
-    ("report", "PATH", "write the JSON readiness report (schema jiramigrate-report/1) here"),
-    ("summary", "PATH", "append a Markdown summary here (e.g. $GITHUB_STEP_SUMMARY)"),
-    ("export", "DIR", "write one CSV of offenders per failed or warned rule into DIR"),
-    ("html", "PATH", "write the self-contained HTML readiness report here"),
-)
-#: on/off options: (name, help, whether an ini key can set it too)
-FLAGS: tuple[tuple[str, str, bool], ...] = (
-    ("strict", "readiness warnings fail too", True),
-    ("redact", "mask e-mail addresses, usernames and display names in every output", True),
-    (
-        "rules",
-        "list every readiness rule with its effective severity and thresholds, and exit",
-        False,
-    ),
-    ("rescan", "scan the backup again even if its facts are cached", False),
-)
-
-WORKERS_HELP = "processes that parse entities.xml (default: one per available core; 1: none)"
+#: the name under which ``pytest_configure`` registers a readiness run's hooks
+RUN_PLUGIN = "jiramigrate-run"
+#: the name of the built-in rules' ``pytest_jiramigrate_rules`` hook implementation
+BUILTIN_RULES_PLUGIN = "jiramigrate-builtin-rules"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("jiramigrate", "Jira Cloud migration readiness")
-    for name, metavar, help_text in OPTIONS:
-        group.addoption(f"--jira-{name}", dest=f"jira_{name}", metavar=metavar, help=help_text)
-        parser.addini(f"jira_{name}", help_text, type="string", default="")
-    group.addoption(
-        "--jira-media",
-        dest="jira_media",
-        metavar="PATH",
-        action="append",
-        default=[],
-        help="a media directory or media zip (attachments, avatars, logos); repeat per chunk",
-    )
-    parser.addini("jira_media", "media directories or zips, one per line", type="linelist")
-    group.addoption("--jira-workers", dest="jira_workers", metavar="N", help=WORKERS_HELP)
-    parser.addini("jira_workers", WORKERS_HELP, type="string", default="")
-    for name, help_text, ini in FLAGS:
-        group.addoption(
-            f"--jira-{name}",
-            dest=f"jira_{name}",
-            action="store_true",
-            default=None,
-            help=help_text,
-        )
-        if ini:
-            parser.addini(f"jira_{name}", help_text, type="bool", default=False)
-
-
-def flag(config: pytest.Config, name: str) -> bool:
-    """A ``--jira-<name>`` flag, else its ini key where it has one."""
-    if config.getoption(f"jira_{name}"):
-        return True
-    return any(name == flag_name and ini for flag_name, _, ini in FLAGS) and bool(
-        config.getini(f"jira_{name}")
-    )
-
-
-def worker_count(config: pytest.Config) -> int | None:
-    """``--jira-workers``, else the ``jira_workers`` ini key; None when neither is set.
-
-    Anything but a positive whole number is a usage error that names the value.
-    """
-    given = config.getoption("jira_workers")
-    source = "--jira-workers"
-    if given is None:
-        given, source = config.getini("jira_workers"), "the jira_workers ini key"
-    text = str(given).strip()
-    if not text:
-        return None
-    if not text.isdecimal() or int(text) < 1:
-        raise pytest.UsageError(
-            f"{source} must be a whole number of processes, 1 or more (1: parse in the "
-            f"pytest process); got {given!r}"
-        )
-    return int(text)
+    add_options(parser)
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
     pluginmanager.add_hookspecs(hookspecs)
 
 
-def option_or_ini(config: pytest.Config, name: str) -> str | None:
-    """A ``--jira-<name>`` option, else the ``jira_<name>`` ini key; paths from ini are
-    relative to the ini file's directory (the rootdir without one)."""
-    value = config.getoption(f"jira_{name}")
-    if value:
-        return str(value)
-    ini_value = config.getini(f"jira_{name}")
-    if not ini_value:
-        return None
-    base = config.inipath.parent if config.inipath else config.rootpath
-    return str(base / ini_value)
-
-
 @pytest.hookimpl(tryfirst=True)
 def pytest_cmdline_main(config: pytest.Config) -> int | None:
     """``--jira-rules``: list the rules as ``--markers`` lists markers, and run nothing."""
-    if not flag(config, "rules"):
+    if not options(config).list_rules:
         return None
     from pytest_jiramigrate.report.listing import render_rules
-    from pytest_jiramigrate.session import collect_rules, read_config
+    from pytest_jiramigrate.run.session import collect_rules, read_config
 
+    register_builtin_rules(config)
     rules = collect_rules(config)
     print("\n".join(render_rules(rules, read_config(config, rules))))
     return 0
@@ -149,32 +66,46 @@ def add_html_extra(report: pytest.TestReport, entry: dict[str, object]) -> None:
         report.extras = extras  # type: ignore[attr-defined]
 
 
-def media_paths(config: pytest.Config) -> list[Path]:
-    """Every ``--jira-media`` (one per chunk), else the ``jira_media`` ini lines."""
-    given = config.getoption("jira_media")
-    if given:
-        return [config.invocation_params.dir / path for path in given]
-    base = config.inipath.parent if config.inipath else config.rootpath
-    return [base / line for line in config.getini("jira_media")]
-
-
 def pytest_configure(config: pytest.Config) -> None:
-    backup, media = option_or_ini(config, "backup"), media_paths(config)
-    if backup is None and not media:
+    """Start a readiness run when a backup or media was given; else stay inert."""
+    given = options(config)
+    if not given.checks_something:
         return
-    from pytest_jiramigrate.session import start_session
+    from pytest_jiramigrate.run.session import SESSION_KEY, start_session
 
-    missing = [path for path in media if not path.exists()]
+    missing = [path for path in given.media if not path.exists()]
     if missing:
         raise pytest.UsageError(
             f"--jira-media: {missing[0]} does not exist; name a media directory or zip"
         )
-    backup_path = config.invocation_params.dir / backup if backup else None
-    if backup_path is not None:
-        warn_of_config_beside(config, backup_path)
-    jira = start_session(config, backup_path, media)
+    if given.backup is not None:
+        warn_of_config_beside(config, given.backup)
+    register_builtin_rules(config)
+    jira = start_session(config, given)
     config.stash[SESSION_KEY] = jira
-    config.pluginmanager.register(ReadinessRun(jira), "jiramigrate-run")
+    config.pluginmanager.register(ReadinessRun(jira), RUN_PLUGIN)
+
+
+def register_builtin_rules(config: pytest.Config) -> None:
+    """The built-in rules reach the run through the same hook as third-party rules."""
+    from pytest_jiramigrate.rules import builtin
+
+    if not config.pluginmanager.is_registered(builtin):
+        config.pluginmanager.register(builtin, BUILTIN_RULES_PLUGIN)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Undo what ``pytest_configure`` did: the run's hooks, its rules and its state."""
+    from pytest_jiramigrate.run.session import SESSION_KEY
+
+    for name in (RUN_PLUGIN, BUILTIN_RULES_PLUGIN):
+        plugin = config.pluginmanager.get_plugin(name)
+        if plugin is not None:
+            config.pluginmanager.unregister(plugin, name)
+    jira = config.stash.get(SESSION_KEY, None)
+    if jira is not None:
+        jira.close()
+        del config.stash[SESSION_KEY]
 
 
 def warn_of_config_beside(config: pytest.Config, backup: Path) -> None:
@@ -212,10 +143,10 @@ class ReadinessRun:
         tests, so it is not found by pytest's file collection: its collector is
         made here, and reported like any collected file.
         """
-        from pytest_jiramigrate.items import TargetFile
+        from pytest_jiramigrate.run.items import SubjectFile
 
-        for target in self.jira.targets:
-            collector = TargetFile.for_target(session, self.jira, target)
+        for subject in self.jira.subjects:
+            collector = SubjectFile.for_subject(session, subject)
             session.ihook.pytest_collectstart(collector=collector)
             collected = list(collector.collect())
             result: list[pytest.Item | pytest.Collector] = [*collected]
@@ -231,7 +162,7 @@ class ReadinessRun:
         if session.config.option.collectonly or not any(
             item.nodeid.startswith(f"{t.name}::")
             for item in session.items
-            for t in self.jira.targets
+            for t in self.jira.subjects
         ):
             return
         try:
@@ -245,7 +176,7 @@ class ReadinessRun:
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> Generator[None, object, object]:
-        from pytest_jiramigrate.items import RuleItem
+        from pytest_jiramigrate.run.items import RuleItem
 
         if isinstance(item, RuleItem):
             item.prepare()
@@ -257,11 +188,13 @@ class ReadinessRun:
     ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
         """Carry the rule's JSON entry on its report: the report reaches the process that
         writes the reports, also from a pytest-xdist worker."""
+        from pytest_jiramigrate.report.model import rule_entry
+
         report: pytest.TestReport = yield
         outcome = getattr(item, "outcome", None)
         ran = report.when == "call" or (report.when == "setup" and report.skipped)
         if outcome is not None and ran:
-            entry = self.jira.report_item(outcome)
+            entry = rule_entry(outcome)
             report.jiramigrate = entry  # type: ignore[attr-defined]
             if item.config.pluginmanager.hasplugin("html"):
                 add_html_extra(report, entry)
@@ -276,18 +209,15 @@ class ReadinessRun:
     def pytest_configure_node(self, node: Any) -> None:
         """pytest-xdist: tell each worker when the run started, so that under
         ``--jira-rescan`` the workers and the controller share one new scan."""
-        from pytest_jiramigrate.session import RUN_STARTED
+        from pytest_jiramigrate.run.session import RUN_STARTED
 
-        node.workerinput[RUN_STARTED] = self.jira.started
-
-    def pytest_unconfigure(self, config: pytest.Config) -> None:
-        self.jira.close()
+        node.workerinput[RUN_STARTED] = self.jira.source.started
 
     def pytest_report_header(self, config: pytest.Config) -> list[str]:
         jira = self.jira
         source = jira.config.path or "built-in defaults"
         lines = [f"jiramigrate: config {source}"]
-        lines += [f"jiramigrate: {t.kind} {t.path}" for t in jira.targets]
+        lines += [f"jiramigrate: {t.kind} {t.path}" for t in jira.subjects]
         return [printable(line) for line in lines]
 
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
@@ -296,11 +226,11 @@ class ReadinessRun:
         terminalreporter.section("jiramigrate readiness")
         for line in self.jira.summary_table():
             terminalreporter.write_line(printable(line))
-        written = self.jira.written_report
+        written = self.jira.written.json
         if written is not None:
             terminalreporter.write_line(printable(f"JSON report written to {written}"))
-        if self.jira.exports:
-            count, where = len(self.jira.exports), self.jira.export_dir
+        if self.jira.written.exports:
+            count, where = len(self.jira.written.exports), self.jira.outputs.export
             terminalreporter.write_line(
                 printable(f"{count} CSV exports of offenders written to {where}")
             )

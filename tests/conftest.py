@@ -15,11 +15,11 @@ import pytest
 from corpus_path import CORPUS, CORPUS_MISSING
 
 # pytester's in-process runs forget the modules first imported inside them, so a later
-# run would import ``pytest_jiramigrate.warning`` afresh and raise a warning class other
+# run would import ``pytest_jiramigrate.run.warning`` afresh and raise a warning class other
 # than the one its ``-W error::...JiraReadinessWarning`` filter resolved. Imported here,
 # once, the plugin's run-time modules stay the same for every run.
-import pytest_jiramigrate.items  # noqa: F401
-from pytest_jiramigrate.synth import Manifest, SynthSpec, write_backup
+import pytest_jiramigrate.run.items  # noqa: F401
+from synth import Manifest, SynthSpec, write_backup
 
 
 @dataclass(frozen=True)

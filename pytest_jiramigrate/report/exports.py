@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from pytest_jiramigrate.space import NoSpaceError, out_of_space
+from pytest_jiramigrate.core.space import NoSpaceError, out_of_space
 
 #: The columns an administrator looks for first, in this order, when an item has them.
 PREFERRED_COLUMNS: tuple[str, ...] = (

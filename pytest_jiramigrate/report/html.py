@@ -22,20 +22,24 @@ from datetime import datetime, timezone
 from html import escape
 from typing import Any
 
-from pytest_jiramigrate.emails import domain_problem, tld_problem
+from pytest_jiramigrate.core.chunks import plan_chunks
+from pytest_jiramigrate.core.emails import domain_problem, tld_problem
+from pytest_jiramigrate.core.sizes import format_size
 from pytest_jiramigrate.facts import Facts
-from pytest_jiramigrate.outcome import Readiness, outcome_rank, readiness
+from pytest_jiramigrate.report.model import Readiness, outcome_rank, readiness
 from pytest_jiramigrate.rules import after_import
-from pytest_jiramigrate.rules.base import plural
-from pytest_jiramigrate.rules.users import counted_users, licensed_users
-from pytest_jiramigrate.sizes import format_size
-from pytest_jiramigrate.split import plan_chunks
+from pytest_jiramigrate.rules.base import Rule, plural
+from pytest_jiramigrate.rules.media import media_chunk_size, storage_within_plan
+from pytest_jiramigrate.rules.site import CloudSite
+from pytest_jiramigrate.rules.users import counted_users, licensed_users, user_count_within_plan
+from pytest_jiramigrate.scan.media import attachment_path
 
 #: Rows listed per rule; the JSON report has them all.
 MAX_ROWS = 200
 #: Domains drawn in the users-by-domain picture (the largest ones).
 MAX_DOMAINS = 25
-GB = 1000**3
+#: what a report without a ``target`` section (an older or hand-made one) was checked against
+DEFAULT_SITE = CloudSite()
 #: Rules whose findings are what an import that succeeds drops, breaks or makes public:
 #: listed in their own "After the import" section rather than under the rules
 AFTER_IMPORT = frozenset(rule.id for rule in after_import.RULES)
@@ -291,14 +295,18 @@ def pictures_section(report: Mapping[str, Any], facts: Facts | None) -> str:
     if facts is None or not _has_table(facts, "user"):
         return ""
     config = report.get("config", {})
-    limits = {name: rule.get("limits", {}) for name, rule in config.get("rules", {}).items()}
+    site = config.get("target", {})
+
+    def limits(rule: Rule) -> dict[str, Any]:
+        """The rule's thresholds as the run used them, else the rule's own defaults."""
+        used = config.get("rules", {}).get(rule.id, {}).get("limits", {})
+        return {**rule.defaults(), **used}
+
     pictures: list[Callable[[], str]] = [
-        lambda: storage_figure(facts, config.get("target", {}), limits.get("storage-within-plan")),
-        lambda: chunk_figure(facts, limits.get("media-chunk-size")),
+        lambda: storage_figure(facts, site, limits(storage_within_plan)),
+        lambda: chunk_figure(facts, limits(media_chunk_size)),
         lambda: domain_figure(facts, config.get("email", {})),
-        lambda: user_tier_figure(
-            facts, config.get("target", {}), limits.get("user-count-within-plan")
-        ),
+        lambda: user_tier_figure(facts, site, limits(user_count_within_plan)),
     ]
     return "<h2>Pictures</h2>" + "".join(picture() for picture in pictures)
 
@@ -308,9 +316,7 @@ def _has_table(facts: Facts, name: str) -> bool:
     return facts.scalar(query, (name,)) is not None
 
 
-def storage_figure(
-    facts: Facts, target: Mapping[str, Any], limits: Mapping[str, Any] | None
-) -> str:
+def storage_figure(facts: Facts, site: Mapping[str, Any], limits: Mapping[str, Any]) -> str:
     """Attachment bytes per project, and their total against the plan's file storage."""
     rows = facts.query(
         "SELECT coalesce(p.key, '(no project)') AS key, sum(a.filesize) AS bytes"
@@ -322,8 +328,8 @@ def storage_figure(
     bars = [Bar(row["key"], row["bytes"] or 0, format_size(row["bytes"] or 0)) for row in rows]
     projects = bar_chart(bars, max(bar.value for bar in bars))
     total = sum(bar.value for bar in bars)
-    plan = str(target.get("plan", "standard"))
-    storage = _plan_storage(plan, limits or {})
+    plan = str(site.get("plan", DEFAULT_SITE.plan))
+    storage = _plan_storage(plan, limits)
     if storage is None:
         note = f"The {plan.capitalize()} plan has unlimited file storage ({format_size(total)})."
         return figure("Attachment storage per project", projects, note)
@@ -336,29 +342,29 @@ def storage_figure(
 
 def _plan_storage(plan: str, limits: Mapping[str, Any]) -> int | None:
     if plan == "free":
-        return int(limits.get("free_storage", 2 * GB))
+        return int(limits["free_storage"])
     if plan == "standard":
-        return int(limits.get("standard_storage", 250 * GB))
+        return int(limits["standard_storage"])
     return None
 
 
-def chunk_figure(facts: Facts, limits: Mapping[str, Any] | None) -> str:
+def chunk_figure(facts: Facts, limits: Mapping[str, Any]) -> str:
     """The media zips given (or the split planned from the attachments) against the band."""
-    limits = limits or {}
-    low, high = int(limits.get("min_chunk", 2 * GB)), int(limits.get("max_chunk", 5 * GB))
-    whole = int(limits.get("max_zip", 10 * GB))
+    low, high = int(limits["min_chunk"]), int(limits["max_chunk"])
+    whole = int(limits["max_zip"])
     marks = [(low, f"min {format_size(low)}"), (high, f"max {format_size(high)}")]
-    title = "Media chunks against the 2-5 GB band"
+    title = f"Media chunks against the {format_size(low)} to {format_size(high)} band"
     if _has_table(facts, "media_target") and facts.scalar("SELECT count(*) FROM media_target"):
         rows = facts.query("SELECT name, coalesce(zip_bytes, total_bytes) AS b FROM media_target")
         bars = [Bar(row["name"], row["b"] or 0, format_size(row["b"] or 0)) for row in rows]
         note = "The media given with --jira-media."
     else:
         files = [
-            (f"data/attachments/{row['key']}/10000/{row['issue']}/{row['id']}", row["size"] or 0)
+            (attachment_path(row["key"], row["number"], row["issue"], row["id"]), row["size"] or 0)
             for row in facts.rows(
                 "SELECT a.id, a.filesize AS size, coalesce(p.key, 'NONE') AS key,"
-                " coalesce(i.key, a.issue_id) AS issue FROM attachment AS a"
+                " coalesce(i.key, a.issue_id) AS issue, coalesce(i.number, 1) AS number"
+                " FROM attachment AS a"
                 " LEFT JOIN issue AS i ON i.id = a.issue_id"
                 " LEFT JOIN project AS p ON p.id = i.project_id"
             )
@@ -383,7 +389,7 @@ def chunk_figure(facts: Facts, limits: Mapping[str, Any] | None) -> str:
 def domain_figure(facts: Facts, email: Mapping[str, Any]) -> str:
     """Users per e-mail domain; a domain Cloud refuses is drawn red with its reason."""
     allow = tuple(email.get("allow_domains", ()))
-    deny = tuple(email.get("deny_domains", ("example.com", "example.net", "example.org")))
+    deny = tuple(email.get("deny_domains", DEFAULT_SITE.deny_domains))
     domains: Counter[str] = Counter()
     problems: dict[str, str] = {}
     for user in counted_users(facts):
@@ -424,22 +430,19 @@ def domain_figure(facts: Facts, email: Mapping[str, Any]) -> str:
     return figure("Users by e-mail domain", bar_chart(bars, bars[0].value) + listed, note)
 
 
-def user_tier_figure(
-    facts: Facts, target: Mapping[str, Any], limits: Mapping[str, Any] | None
-) -> str:
+def user_tier_figure(facts: Facts, site: Mapping[str, Any], limits: Mapping[str, Any]) -> str:
     """Active users against the plan's user tiers (the boundaries near the count)."""
-    limits = limits or {}
-    tiers = sorted(int(tier) for tier in limits.get("annual_tiers", ()))
-    free_limit = int(limits.get("free_limit", 10))
+    tiers = sorted(int(tier) for tier in limits["annual_tiers"])
+    free_limit = int(limits["free_limit"])
     try:
         active = licensed_users(facts).count  # what user-count-within-plan counts
     except sqlite3.Error:
         return ""
-    plan = str(target.get("plan", "standard"))
+    plan = str(site.get("plan", DEFAULT_SITE.plan))
     boundaries = [free_limit] if plan == "free" else tiers
     above = [tier for tier in boundaries if tier >= active]
     scale = above[1] if len(above) > 1 else above[0] if above else max(active, 1)
-    chosen = target.get("user_tier")
+    chosen = site.get("user_tier")
     marks = [(tier, f"{tier:,}") for tier in boundaries if tier <= scale]
     kind = "over" if not above or (chosen is not None and active > int(chosen)) else ""
     bars = [Bar("users with product access", active, f"{active:,}", kind)]

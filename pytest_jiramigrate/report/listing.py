@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from pytest_jiramigrate.config import Config
+from pytest_jiramigrate.core.sizes import format_size
 from pytest_jiramigrate.rules.base import Rule, RuleSettings, Threshold
-from pytest_jiramigrate.sizes import format_size
 
 INDENT = "    "
 
@@ -36,13 +36,13 @@ def render_rules(rules: Sequence[Rule], config: Config) -> list[str]:
 def rule_lines(rule: Rule, settings: RuleSettings) -> list[str]:
     """``email-unique (error): title`` then ``max_findings=0, ...`` on an indented line."""
     severity = changed(settings.severity, rule.severity)
-    target = "" if rule.target == "backup" else f" [{rule.target}]"
+    kind = "" if rule.kind == "backup" else f" [{rule.kind}]"
     values = [f"max_findings={changed(settings.max_findings, 0)}"]
     values += [
         f"{threshold.name}={threshold_value(threshold, settings.limits[threshold.name])}"
         for threshold in rule.thresholds
     ]
-    return [f"{rule.id} ({severity}){target}: {rule.title}", INDENT + ", ".join(values)]
+    return [f"{rule.id} ({severity}){kind}: {rule.title}", INDENT + ", ".join(values)]
 
 
 def threshold_value(threshold: Threshold, value: Any) -> str:

@@ -13,8 +13,8 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from pytest_jiramigrate.outcome import OUTCOME_ORDER, Readiness, readiness
-from pytest_jiramigrate.sizes import format_size
+from pytest_jiramigrate.core.sizes import format_size
+from pytest_jiramigrate.report.model import OUTCOME_ORDER, Readiness, readiness
 
 #: Offenders listed per rule before "and N more".
 DEFAULT_MAX_OFFENDERS = 10
@@ -93,7 +93,7 @@ def render_summary(report: Mapping[str, Any], max_offenders: int = DEFAULT_MAX_O
 
 
 def verdict(rules: Sequence[Mapping[str, Any]]) -> str:
-    """The headline for :func:`~pytest_jiramigrate.outcome.readiness` of the rules."""
+    """The headline for :func:`~pytest_jiramigrate.rules.outcome.readiness` of the rules."""
     return HEADLINES[readiness(str(entry.get("outcome")) for entry in rules)]
 
 

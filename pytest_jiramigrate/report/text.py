@@ -7,8 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pytest_jiramigrate.outcome import Outcome
-from pytest_jiramigrate.terminal import printable
+from pytest_jiramigrate.core.terminal import printable
+from pytest_jiramigrate.rules.outcome import Outcome
 
 INDENT = "    "
 
@@ -25,7 +25,7 @@ def failure_text(
     ``full=False`` stops after the offenders, for the warnings summary.
     ``placeholders`` fill the fix text's ``<backup>``-style names, so that a
     command in it can be copied and run as it stands.  Every line is made
-    :func:`~pytest_jiramigrate.terminal.printable`: findings quote the backup.
+    :func:`~pytest_jiramigrate.core.terminal.printable`: findings quote the backup.
     """
     rule, verdict = outcome.rule, outcome.verdict
     if verdict is None:

@@ -1,30 +1,9 @@
-"""The built-in readiness rules, one module per rule group.
+"""The rule API and the built-in readiness rules, one module per rule group.
 
-A rule's id tells where it lives: the catalogue in the README lists each id
-with its module (``archive``, ``users``, ``groups``, ``content``, ``media``,
-``after_import``).
-This package is registered as a plugin and contributes the rules through the
-same ``pytest_jiramigrate_rules`` hook that conftest.py files and other
-plugins use.
+:mod:`.base` (what a rule is), :mod:`.site` (the Cloud site it is checked
+against) and :mod:`.outcome` (running it) are the rule API; the groups are
+``archive``, ``users``, ``groups``, ``content``, ``media`` and
+``after_import``, which the README's catalogue lists with each rule id, and
+:mod:`.builtin` contributes them all through the ``pytest_jiramigrate_rules``
+hook.  Importing this package loads no rule module.
 """
-
-from __future__ import annotations
-
-from collections.abc import Sequence
-
-import pytest
-
-from pytest_jiramigrate.rules import after_import, archive, content, groups, media, users
-from pytest_jiramigrate.rules.base import Rule
-
-
-@pytest.hookimpl
-def pytest_jiramigrate_rules(config: pytest.Config) -> Sequence[Rule]:
-    return [
-        *archive.RULES,
-        *users.RULES,
-        *groups.RULES,
-        *content.RULES,
-        *media.RULES,
-        *after_import.RULES,
-    ]

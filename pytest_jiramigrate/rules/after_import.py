@@ -785,7 +785,7 @@ def integrations(facts: Facts, settings: RuleSettings) -> Verdict:
     group=GROUP,
 )
 def importer_account(facts: Facts, settings: RuleSettings) -> Verdict:
-    email = settings.target.importer_email
+    email = settings.site.importer_email
     if not email:
         raise NotChecked("set target.importer_email")
     users = facts.query(
@@ -797,7 +797,7 @@ def importer_account(facts: Facts, settings: RuleSettings) -> Verdict:
         # the address is not repeated: --jira-redact only masks the backup's own addresses
         return passed("No user in the backup has the importer's address (target.importer_email).")
     imported = imported_user_names(facts)
-    overwrite = settings.target.users == "overwrite"
+    overwrite = settings.site.users == "overwrite"
     findings = []
     for user in users:
         groups = sorted(
@@ -895,8 +895,8 @@ def _named(items: Iterable[str]) -> str:
     group=GROUP,
 )
 def free_plan_restrictions(facts: Facts, settings: RuleSettings) -> Verdict:
-    if settings.target.plan != "free":
-        raise NotChecked(f"target.plan is {settings.target.plan}; only the Free plan restricts")
+    if settings.site.plan != "free":
+        raise NotChecked(f"target.plan is {settings.site.plan}; only the Free plan restricts")
     findings = [
         Finding(f"issue security scheme {row['name']} is removed", {"security_scheme": row["name"]})
         for row in facts.query("SELECT name FROM security_scheme ORDER BY name")

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
-    from pytest_jiramigrate.config import TargetSettings
     from pytest_jiramigrate.facts import Facts
+    from pytest_jiramigrate.rules.site import CloudSite
 
 Severity = Literal["error", "warning", "off"]
 SEVERITIES: tuple[Severity, ...] = ("error", "warning", "off")
@@ -94,7 +94,11 @@ class RuleSettings:
     severity: Severity
     max_findings: int
     limits: Mapping[str, Any]
-    target: TargetSettings
+    #: the Cloud site the backup is imported into
+    site: CloudSite
+    #: the node name of what the check is run on: the backup, or one media target
+    #: (set by :func:`~pytest_jiramigrate.rules.outcome.evaluate` for each item)
+    subject: str = ""
 
     def __getitem__(self, name: str) -> Any:
         return self.limits[name]
@@ -116,7 +120,8 @@ class Rule:
     thresholds: tuple[Threshold, ...] = ()
     needs: tuple[Source, ...] = ("entities",)
     sql: str = ""
-    target: Literal["backup", "media"] = "backup"
+    #: the kind of subject it checks: the backup, or each media target
+    kind: Literal["backup", "media"] = "backup"
     group: str = "custom"
 
     def defaults(self) -> dict[str, Any]:
@@ -133,7 +138,7 @@ def rule(
     thresholds: Sequence[Threshold] = (),
     needs: Sequence[Source] = ("entities",),
     sql: str = "",
-    target: Literal["backup", "media"] = "backup",
+    kind: Literal["backup", "media"] = "backup",
     group: str = "custom",
 ) -> Callable[[Check], Rule]:
     """Declare a rule from its check function, keeping the documentation beside it."""
@@ -149,7 +154,7 @@ def rule(
             thresholds=tuple(thresholds),
             needs=tuple(needs),
             sql=inspect.cleandoc(sql),
-            target=target,
+            kind=kind,
             group=group,
         )
 

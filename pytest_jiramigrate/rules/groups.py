@@ -304,9 +304,9 @@ def _overwrite_verdict(facts: Facts) -> Verdict:
     group="groups",
 )
 def group_merge_escalation(facts: Facts, settings: RuleSettings) -> Verdict:
-    if settings.target.users == "overwrite":
+    if settings.site.users == "overwrite":
         return _overwrite_verdict(facts)
-    cloud_groups = {group.lower() for group in settings.target.cloud_groups}
+    cloud_groups = {group.lower() for group in settings.site.cloud_groups}
     findings = []
     gaining: set[str] = set()
     admin_groups = 0

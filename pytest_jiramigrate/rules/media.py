@@ -5,9 +5,8 @@ test node whose items are these rules.  The media inventory lives in the
 ``media_*`` tables written by :func:`pytest_jiramigrate.scan.media.scan_media`,
 in the same store as the backup's facts when a backup was scanned too.
 
-Which target an item checks is set by the plugin with
-:func:`set_current_target` before the check runs and read by the checks with
-:func:`current_target`.  Rules about the whole site (``attachments-present``,
+Which target an item checks is the check's subject (``settings.subject``, its
+node name).  Rules about the whole site (``attachments-present``,
 ``storage-within-plan``) look across every target in the store, because a
 chunked upload is one migration.
 """
@@ -18,6 +17,7 @@ import itertools
 import sqlite3
 from collections.abc import Iterator
 
+from pytest_jiramigrate.core.sizes import format_size
 from pytest_jiramigrate.facts import Facts
 from pytest_jiramigrate.rules.base import (
     Finding,
@@ -30,7 +30,6 @@ from pytest_jiramigrate.rules.base import (
     rule,
 )
 from pytest_jiramigrate.scan.media import ISSUE_KEY, bucket_of
-from pytest_jiramigrate.sizes import format_size
 
 GB = 1000**3
 ATTACHMENTS_ROOT = "data/attachments/"
@@ -41,31 +40,9 @@ LEGACY_ADVICE = (
 )
 
 
-def set_current_target(facts: Facts, name: str) -> None:
-    """Tell the media checks which target the next item checks (a per-connection temp table).
-
-    A temp table works on a store opened read-only and never touches the
-    cached file, unlike ``meta``.
-    """
-    facts.db.execute("CREATE TEMP TABLE IF NOT EXISTS media_current (name TEXT)")
-    facts.db.execute("DELETE FROM temp.media_current")
-    facts.db.execute("INSERT INTO temp.media_current VALUES (?)", (name,))
-
-
-def current_target(facts: Facts) -> str:
-    """The media target being checked; set by the plugin with :func:`set_current_target`."""
-    try:
-        name = facts.scalar("SELECT name FROM temp.media_current")
-    except Exception as error:  # sqlite3.OperationalError: the table was never created
-        raise LookupError("no media target set: call set_current_target() first") from error
-    if name is None:
-        raise LookupError("no media target set: call set_current_target() first")
-    return str(name)
-
-
-def _target_row(facts: Facts) -> tuple[str, str, str]:
-    """(name, kind 'dir'|'zip', noun for messages) of the current target."""
-    name = current_target(facts)
+def _target_row(facts: Facts, settings: RuleSettings) -> tuple[str, str, str]:
+    """(name, kind 'dir'|'zip', noun for messages) of the media target being checked."""
+    name = settings.subject
     kind = facts.scalar("SELECT kind FROM media_target WHERE name = ?", (name,)) or "dir"
     return name, kind, "zip" if kind == "zip" else "directory"
 
@@ -94,7 +71,7 @@ def _summary(findings: list[Finding], what: str, where: str) -> str:
     paths: `cd <jira-home> && zip -r media.zip data/attachments data/avatars logos`.
     In a directory, replace links by the real files (or remove them) and make every file
     readable by the user who zips it.""",
-    target="media",
+    kind="media",
     group="media",
     # no ``needs``: a media target that cannot be read fails this rule (the gate fails
     # closed), as an unreadable backup fails backup-archive
@@ -102,7 +79,7 @@ def _summary(findings: list[Finding], what: str, where: str) -> str:
     sql="SELECT kind, path, detail FROM media_problem WHERE target = :target",
 )
 def media_archive(facts: Facts, settings: RuleSettings) -> Verdict:
-    target, _, noun = _target_row(facts)
+    target, _, noun = _target_row(facts, settings)
     findings = [
         Finding(
             f"{row['path'] or target}: {row['detail']}",
@@ -130,12 +107,12 @@ def media_archive(facts: Facts, settings: RuleSettings) -> Verdict:
     and imports nothing) and other files are ignored.""",
     fix="""Zip from inside the Jira home directory, naming the three folders:
     `cd <jira-home> && zip -r media.zip data/attachments data/avatars logos`.""",
-    target="media",
+    kind="media",
     group="media",
     needs=("media",),
 )
 def media_structure(facts: Facts, settings: RuleSettings) -> Verdict:
-    target, _, noun = _target_row(facts)
+    target, _, noun = _target_row(facts, settings)
     if not facts.scalar("SELECT count(*) FROM media_file WHERE target = ?", (target,)):
         finding = Finding(f"the {noun} holds no files", {"path": ""})
         return Verdict([finding], f"The media {noun} {target} is empty.")
@@ -196,12 +173,12 @@ def _misplaced_folder(facts: Facts, target: str, noun: str, top: str, files: int
     project's new key, a moved issue's old key) are silently not imported.""",
     fix="""Upgrading to Jira 7+ converts legacy folders.  Otherwise move each listed file to
     the path given in the finding, then re-zip.""",
-    target="media",
+    kind="media",
     group="media",
     needs=("media",),
 )
 def attachment_paths(facts: Facts, settings: RuleSettings) -> Verdict:
-    target, _, noun = _target_row(facts)
+    target, _, noun = _target_row(facts, settings)
     resolve = _backup_resolution if _has_entities(facts) else _folder_resolution
     findings = [
         finding for row in resolve(facts, target) if (finding := _path_finding(row)) is not None
@@ -335,7 +312,7 @@ def _path_finding(row: dict[str, object]) -> Finding | None:
             "min_chunk", 2 * GB, "smallest sensible chunk (below it: a note, not a fault)", "size"
         ),
     ),
-    target="media",
+    kind="media",
     group="media",
     needs=("media",),
 )
@@ -346,7 +323,7 @@ def media_chunk_size(facts: Facts, settings: RuleSettings) -> Verdict:
     fine, so it is an advisory, not a finding: a warning that never fails the
     item unless warnings are made errors, plus the ``undersized_chunks`` property.
     """
-    target, kind, noun = _target_row(facts)
+    target, kind, noun = _target_row(facts, settings)
     row = facts.query("SELECT total_bytes, zip_bytes FROM media_target WHERE name = ?", (target,))[
         0
     ]
@@ -405,7 +382,7 @@ def media_chunk_size(facts: Facts, settings: RuleSettings) -> Verdict:
     whose size differs is a truncated or replaced copy.""",
     fix="""Copy the missing files from the server's <jira-home>/data/attachments (check that the
     backup and the media were taken at the same time), then re-zip.""",
-    target="media",
+    kind="media",
     group="media",
     needs=("media", "entities"),
     sql="""
@@ -476,7 +453,7 @@ def _presence_finding(files: list[sqlite3.Row]) -> Finding | None:
     fix="""Take the backup and the media at the same time, or leave the listed files out of
     the media zip.""",
     severity="warning",
-    target="media",
+    kind="media",
     group="media",
     needs=("media", "entities"),
     sql="""
@@ -485,7 +462,7 @@ SELECT f.path FROM media_file f
    AND NOT EXISTS (SELECT 1 FROM attachment a WHERE a.id = f.attachment_id)""",
 )
 def attachments_orphaned(facts: Facts, settings: RuleSettings) -> Verdict:
-    target, _, noun = _target_row(facts)
+    target, _, noun = _target_row(facts, settings)
     findings = [
         Finding(
             f"{row['path']}: no attachment {row['attachment_id']} in the backup",
@@ -516,12 +493,12 @@ def attachments_orphaned(facts: Facts, settings: RuleSettings) -> Verdict:
     fix="""Remove the listed attachments from the issues on the server (keep them elsewhere,
     e.g. a file share linked from the issue), or compress them below the limit.""",
     thresholds=(Threshold("max_size", 2 * GB, "largest attachment Cloud accepts", "size"),),
-    target="media",
+    kind="media",
     group="media",
     needs=("media",),
 )
 def attachment_size_limit(facts: Facts, settings: RuleSettings) -> Verdict:
-    target, _, noun = _target_row(facts)
+    target, _, noun = _target_row(facts, settings)
     limit = int(settings["max_size"])
     findings = [
         Finding(
@@ -573,14 +550,14 @@ UNLIMITED_PLANS = ("premium", "enterprise")
         Threshold("free_storage", 2 * GB, "file storage of the Free plan", "size"),
         Threshold("standard_storage", 250 * GB, "file storage of the Standard plan", "size"),
     ),
-    target="media",
+    kind="media",
     group="media",
     needs=("media",),
     sql="SELECT sum(size) FROM media_file WHERE path LIKE 'data/attachments/%'",
 )
 def storage_within_plan(facts: Facts, settings: RuleSettings) -> Verdict:
     """Sums the attachments of every media target in the store: storage is site-wide."""
-    plan = settings.target.plan
+    plan = settings.site.plan
     total = int(
         facts.scalar(
             "SELECT coalesce(sum(size), 0) FROM media_file WHERE path LIKE ?",

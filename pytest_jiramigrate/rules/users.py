@@ -43,7 +43,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from pytest_jiramigrate.emails import (
+from pytest_jiramigrate.core.emails import (
     domain_problem,
     pattern_advisory,
     syntax_problem,
@@ -467,7 +467,7 @@ where d.active = 1
     needs=("entities",),
 )
 def email_domain(facts: Facts, settings: RuleSettings) -> Verdict:
-    target = settings.target
+    target = settings.site
 
     def problem(address: str) -> str | None:
         return domain_problem(address, target.allow_domains, target.deny_domains, facts.mask.domain)
@@ -681,7 +681,7 @@ where d.active = 1 and u.active = 1
 )
 def user_count_within_plan(facts: Facts, settings: RuleSettings) -> Verdict:
     licensed = licensed_users(facts)
-    target = settings.target
+    target = settings.site
     counting = {"counting": licensed.counting}
     if target.plan == "free":
         return _free_plan_verdict(licensed, int(settings["free_limit"]))

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
-from pytest_jiramigrate.limits import ArchiveLimits
+from pytest_jiramigrate.core.limits import ArchiveLimits
 
 #: Members smaller than this never count as zip bombs: tiny files compress absurdly well.
 BOMB_RATIO_MIN_SIZE = 1024 * 1024

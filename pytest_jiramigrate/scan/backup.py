@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import BinaryIO, Protocol
 
 from pytest_jiramigrate import facts
-from pytest_jiramigrate.limits import ArchiveLimits
+from pytest_jiramigrate.core.limits import ArchiveLimits
+from pytest_jiramigrate.core.terminal import name_text
 from pytest_jiramigrate.scan.activeobjects import scan_activeobjects
 from pytest_jiramigrate.scan.archive import (
     ArchiveReadError,
@@ -25,7 +26,6 @@ from pytest_jiramigrate.scan.archive import (
     open_member,
 )
 from pytest_jiramigrate.scan.pieces import scan_entities
-from pytest_jiramigrate.terminal import name_text
 
 #: Part of the cache key: bump when the scan would produce different facts.
 SCANNER_VERSION = "1"

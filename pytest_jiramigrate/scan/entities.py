@@ -119,6 +119,13 @@ class Writer:
 
 
 def insert_rows(db: sqlite3.Connection, table: str, rows: list[tuple[object, ...]]) -> None:
+    """Insert rows given in the column order of :data:`pytest_jiramigrate.facts.SCHEMA`.
+
+    The rows are positional (cheap to build, pickle and copy between worker
+    processes), so a column added to a table must be added at the same place
+    in the row its scanner builds: SQLite refuses a row of the wrong length,
+    but not one whose values are in the wrong order.
+    """
     marks = ",".join("?" * len(rows[0]))
     db.executemany(f"INSERT INTO {table} VALUES ({marks})", rows)
 

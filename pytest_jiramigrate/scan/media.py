@@ -23,22 +23,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from pytest_jiramigrate.limits import ArchiveLimits
+from pytest_jiramigrate import facts
+from pytest_jiramigrate.core.limits import ArchiveLimits
+from pytest_jiramigrate.core.terminal import name_text
 from pytest_jiramigrate.scan.archive import inspect_zip
-from pytest_jiramigrate.terminal import name_text
-
-MEDIA_SCHEMA = """
-CREATE TABLE IF NOT EXISTS media_target (
-    name TEXT PRIMARY KEY, path TEXT, kind TEXT, total_bytes INTEGER, files INTEGER,
-    zip_bytes INTEGER);
--- one row per regular file; path is POSIX and relative to the media root
-CREATE TABLE IF NOT EXISTS media_file (
-    target TEXT, path TEXT, size INTEGER, kind TEXT, project TEXT, bucket TEXT,
-    issue_key TEXT, attachment_id TEXT);
-CREATE TABLE IF NOT EXISTS media_problem (target TEXT, kind TEXT, path TEXT, detail TEXT);
-CREATE INDEX IF NOT EXISTS media_file_attachment ON media_file (attachment_id);
-CREATE INDEX IF NOT EXISTS media_file_target ON media_file (target, kind);
-"""
 
 #: rows per executemany: large enough to amortise the call, small enough to stay flat
 BATCH_ROWS = 5000
@@ -63,6 +51,12 @@ class Classified:
 def bucket_of(issue_number: int) -> int:
     """Jira 7+ groups issue folders 10,000 at a time: issues 1-10000 live in ``10000``."""
     return max(1, -(-issue_number // 10000)) * 10000
+
+
+def attachment_path(project_key: str, issue_number: int, issue_key: str, attachment_id: str) -> str:
+    """Where Jira 7+ keeps an attachment below the media root (the bucketed layout)."""
+    bucket = bucket_of(issue_number)
+    return f"data/attachments/{project_key}/{bucket}/{issue_key}/{attachment_id}"
 
 
 def classify(path: str) -> Classified:
@@ -133,7 +127,7 @@ def scan_media(path: Path, db: sqlite3.Connection, target_name: str, limits: Arc
     Re-scanning a target replaces its rows.  The source ``media:<target_name>``
     records whether the media could be read at all.
     """
-    db.executescript(MEDIA_SCHEMA)
+    db.executescript(facts.MEDIA_SCHEMA)
     own_transaction = not db.in_transaction
     if own_transaction:
         db.execute("BEGIN")
