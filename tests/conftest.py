@@ -4,7 +4,11 @@ and the real-backup corpus, which tests request and which marks them ``corpus``.
 
 from __future__ import annotations
 
+import builtins
+import errno
+import io
 import json
+import os
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -97,6 +101,53 @@ def pytester(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pyte
     """
     monkeypatch.setenv("PYTEST_ADDOPTS", "-p no:hypothesispytest")
     return pytester
+
+
+Denial = Callable[[Path], None]
+
+
+@pytest.fixture
+def deny_read(monkeypatch: pytest.MonkeyPatch) -> Denial:
+    """``deny_read(path)``: opening, listing or access-checking ``path`` fails as chmod 000 would.
+
+    Root reads a chmod 000 file, so a real chmod means one thing for root and another
+    for everyone else. The operating system's refusal is faked instead, for this test's
+    process only, so that the test means the same for every user.
+    """
+    denied: set[str] = set()
+
+    def refused(path: object) -> bool:
+        return isinstance(path, (str, os.PathLike)) and os.path.abspath(os.fspath(path)) in denied
+
+    def refusal(path: object) -> PermissionError:
+        return PermissionError(errno.EACCES, "Permission denied", os.fspath(path))  # type: ignore[call-overload]
+
+    real_open, real_os_open, real_scandir, real_access = io.open, os.open, os.scandir, os.access
+
+    def fake_open(file: Any, *args: Any, **kwargs: Any) -> Any:
+        if refused(file):
+            raise refusal(file)
+        return real_open(file, *args, **kwargs)
+
+    def fake_os_open(path: Any, *args: Any, **kwargs: Any) -> int:
+        if refused(path):
+            raise refusal(path)
+        return real_os_open(path, *args, **kwargs)
+
+    def fake_scandir(path: Any = ".") -> Any:
+        if refused(path):
+            raise refusal(path)
+        return real_scandir(path)
+
+    def fake_access(path: Any, mode: int, *args: Any, **kwargs: Any) -> bool:
+        return not refused(path) and real_access(path, mode, *args, **kwargs)
+
+    monkeypatch.setattr(io, "open", fake_open)
+    monkeypatch.setattr(builtins, "open", fake_open)
+    monkeypatch.setattr(os, "open", fake_os_open)
+    monkeypatch.setattr(os, "scandir", fake_scandir)
+    monkeypatch.setattr(os, "access", fake_access)
+    return lambda path: denied.add(os.path.abspath(path))
 
 
 @pytest.fixture(scope="session")

@@ -4,6 +4,7 @@ import json
 import os
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -17,7 +18,7 @@ from pytest_jiramigrate.rules.site import DEFAULT_CLOUD_GROUPS, CloudSite
 
 
 def _no_findings(facts: Facts, settings: RuleSettings) -> Verdict:
-    return passed()
+    return passed("Nothing to check.")
 
 
 EMAIL_UNIQUE = rule(
@@ -695,10 +696,9 @@ def test_named_pipe_is_refused_without_blocking(tmp_path: Path) -> None:
     assert "not a regular file" in error.message
 
 
-@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root reads any file")
-def test_unreadable_file_is_refused(tmp_path: Path) -> None:
+def test_unreadable_file_is_refused(tmp_path: Path, deny_read: Any) -> None:
     path = write_config(tmp_path, "target: {}\n")
-    path.chmod(0)
+    deny_read(path)
 
     error = config_error(path)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import sqlite3
 import tarfile
@@ -212,15 +211,10 @@ def test_scan_never_follows_symlinks(tmp_path: Path) -> None:
     assert facts.scalar("SELECT count(*) FROM media_file") == len(GOOD_TREE)
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads every file regardless of permissions")
-def test_scan_reports_unreadable_directories(tmp_path: Path) -> None:
+def test_scan_reports_unreadable_directories(tmp_path: Path, deny_read: Any) -> None:
     root = write_tree(tmp_path / "media", GOOD_TREE)
-    locked = root / "data/attachments/XYZ"
-    locked.chmod(0)
-    try:
-        facts = scanned(tmp_path, root)
-    finally:
-        locked.chmod(0o755)
+    deny_read(root / "data/attachments/XYZ")
+    facts = scanned(tmp_path, root)
     kinds = [r["kind"] for r in facts.query("SELECT kind FROM media_problem")]
     assert kinds == ["unreadable-dir"]
 
