@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from pytest_jiramigrate.cache import NO_BACKUP
 from pytest_jiramigrate.rules.base import Rule, RuleSettings, plural
-from pytest_jiramigrate.rules.outcome import Outcome, Status
+from pytest_jiramigrate.rules.outcome import Outcome, Status, unchecked_status
 
 SCHEMA = "jiramigrate-report/1"
 
@@ -87,13 +87,13 @@ def rule_entry(outcome: Outcome) -> Entry:
 
 def unrun_entry(rule: Rule, subject: str, settings: RuleSettings) -> Entry:
     """The entry of a rule that never ran on ``subject``: not checked, so an
-    error-severity one keeps the gate shut (``off`` is skipped, as when it runs)."""
+    error-severity one keeps the gate shut (see :func:`unchecked_status`)."""
     return {
         "id": rule.id,
         "title": rule.title,
         "target": subject,
         "severity": settings.severity,
-        "outcome": "skipped" if settings.severity == "off" else "error",
+        "outcome": unchecked_status(settings.severity),
         "findings": 0,
         "threshold": settings.max_findings,
         "message": NOT_RUN,

@@ -174,6 +174,6 @@ def plural(count: int, noun: str, plural_noun: str | None = None) -> str:
     return f"{count:,} {plural_noun or (noun + 'es' if noun.endswith('s') else noun + 's')}"
 
 
-def passed(summary: str = "", **extra: Any) -> Verdict:
-    """A verdict with no findings."""
+def passed(summary: str, **extra: Any) -> Verdict:
+    """A verdict with no findings; its summary says what was checked (a pass is reported too)."""
     return Verdict(findings=(), summary=summary, **extra)

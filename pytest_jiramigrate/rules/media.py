@@ -52,8 +52,9 @@ def _has_entities(facts: Facts) -> bool:
 
 
 def _summary(findings: list[Finding], what: str, where: str) -> str:
-    """One sentence such as "3 misplaced files in the media zip media.zip." (empty on a pass)."""
-    return f"{plural(len(findings), what)} {where}." if findings else ""
+    """One sentence such as "3 misplaced files in the media zip media.zip.", or on a pass
+    "No misplaced file in the media zip media.zip." (a passed rule says what it checked)."""
+    return f"{plural(len(findings), what)} {where}." if findings else f"No {what} {where}."
 
 
 # --------------------------------------------------------------------------- media-archive
@@ -368,7 +369,11 @@ def media_chunk_size(facts: Facts, settings: RuleSettings) -> Verdict:
             properties={"undersized_chunks": target},
             advisories=[Finding(note, {"path": target, "bytes": size})],
         )
-    return passed(observed=size, limit=limit)
+    return passed(
+        f"The media {noun} {target} is {format_size(size)}, within {format_size(limit)}.",
+        observed=size,
+        limit=limit,
+    )
 
 
 # --------------------------------------------------------------------------- attachments-present
@@ -408,10 +413,8 @@ def attachments_present(facts: Facts, settings: RuleSettings) -> Verdict:
             findings.append(finding)
     targets = int(facts.scalar("SELECT count(*) FROM media_target"))
     where = "the media" if targets == 1 else f"the {targets} media targets"
-    summary = (
-        f"{plural(len(findings), 'attachment')} of the backup missing or different in {where}."
-    )
-    return Verdict(findings, summary if findings else "")
+    count = plural(len(findings), "attachment") if findings else "No attachment"
+    return Verdict(findings, f"{count} of the backup missing or different in {where}.")
 
 
 def _presence_finding(files: list[sqlite3.Row]) -> Finding | None:
@@ -568,7 +571,12 @@ def storage_within_plan(facts: Facts, settings: RuleSettings) -> Verdict:
         return passed(f"The {plan.capitalize()} plan has unlimited storage.", observed=total)
     limit = int(settings["free_storage"] if plan == "free" else settings["standard_storage"])
     if total <= limit:
-        return passed(observed=total, limit=limit)
+        return passed(
+            f"The attachments ({format_size(total)}) fit the {plan.capitalize()} plan's "
+            f"{format_size(limit)} of storage.",
+            observed=total,
+            limit=limit,
+        )
     text = (
         f"attachments total {format_size(total)}, over the {plan.capitalize()} plan's "
         f"{format_size(limit)} of storage"

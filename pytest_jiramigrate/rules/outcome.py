@@ -36,6 +36,13 @@ class Outcome:
         return self.verdict.summary if self.verdict else self.reason
 
 
+def unchecked_status(severity: str) -> Status:
+    """The outcome of a rule that was not checked: ``error`` for an error-severity rule,
+    which keeps the gate shut since what it checks is unknown; ``skipped`` otherwise
+    (a warning that went unchecked cannot fail a run, so it is not shown as an error)."""
+    return "error" if severity == "error" else "skipped"
+
+
 def evaluate(rule: Rule, facts: Facts, settings: RuleSettings, subject: str) -> Outcome:
     """Check ``rule`` on ``subject`` (the node name of the backup or of one media target);
     a rule that raises becomes an ``error`` outcome, not a crash.
@@ -49,11 +56,12 @@ def evaluate(rule: Rule, facts: Facts, settings: RuleSettings, subject: str) -> 
     for source in rule.needs:
         missing = facts.missing(f"media:{subject}" if source == "media" else source)
         if missing:
-            return Outcome(rule, subject, settings, "error", reason=f"not checked: {missing}")
+            status = unchecked_status(settings.severity)
+            return Outcome(rule, subject, settings, status, reason=f"not checked: {missing}")
     try:
         verdict = rule.check(facts, settings)
     except NotChecked as why:
-        status: Status = "error" if settings.severity == "error" else "skipped"
+        status = unchecked_status(settings.severity)
         return Outcome(rule, subject, settings, status, reason=f"not checked: {why}")
     except Exception as error:  # a third-party rule must not take down the session
         reason = f"rule {rule.id} raised {type(error).__name__}: {error}"

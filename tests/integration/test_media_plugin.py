@@ -46,6 +46,21 @@ def test_clean_media_directory_passes_every_media_rule(pytester, backup) -> None
     assert result.ret == 0
 
 
+def test_passed_media_rules_say_what_they_checked(pytester, backup) -> None:
+    """A pass reads as a sentence in every report, never as an empty message."""
+    path, manifest = backup
+    write_media(pytester.path / "media", manifest)
+    outcomes(pytester, f"--jira-backup={path}", "--jira-media=media")
+    report = json.loads((pytester.path / "r.json").read_text())
+    messages = {r["id"]: r["message"] for r in report["rules"] if r["target"] == "media"}
+    assert messages["media-archive"] == "No problem in the media directory media."
+    assert messages["media-structure"] == "No layout fault in the media directory media."
+    assert messages["attachments-present"] == (
+        "No attachment of the backup missing or different in the media."
+    )
+    assert all(messages[rule] for rule in MEDIA_RULES), messages
+
+
 def test_missing_and_orphaned_files_in_a_zip_are_named(pytester, backup) -> None:
     path, manifest = backup
     faults = write_media_zip(

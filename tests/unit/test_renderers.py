@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from pytest_jiramigrate.config import load_config
+from pytest_jiramigrate.facts import Facts, create
 from pytest_jiramigrate.report import model
 from pytest_jiramigrate.report.exports import EXPORT_MANIFEST, write_exports
 from pytest_jiramigrate.report.listing import render_rules
@@ -18,7 +19,7 @@ from pytest_jiramigrate.report.markdown import escape, render_summary
 from pytest_jiramigrate.report.model import OUTCOME_ORDER, outcome_rank, readiness
 from pytest_jiramigrate.rules import archive, content, groups, media, users
 from pytest_jiramigrate.rules.base import Finding, RuleSettings, Verdict
-from pytest_jiramigrate.rules.outcome import Outcome, Status
+from pytest_jiramigrate.rules.outcome import Outcome, Status, evaluate, unchecked_status
 from pytest_jiramigrate.rules.site import CloudSite
 
 HOSTILE_USER = "=cmd|' /C calc'!A0"
@@ -113,6 +114,30 @@ def test_outcome_order_lists_every_status_once_worst_first() -> None:
 )
 def test_readiness_fails_closed(statuses: tuple[str, ...], verdict: str) -> None:
     assert readiness(statuses) == verdict
+
+
+@pytest.mark.parametrize(
+    ("severity", "status"), [("error", "error"), ("warning", "skipped"), ("off", "skipped")]
+)
+def test_a_rule_not_checked_is_an_error_only_where_it_could_fail_the_run(
+    tmp_path: Path, severity: str, status: str
+) -> None:
+    """One decision for the three ways a rule goes unchecked: its input is missing, its
+    setting is unset, or it never ran (-k): error-severity keeps the gate shut."""
+    rule = media.attachments_present  # needs the media, which this store lacks
+    settings = RuleSettings(severity=severity, max_findings=0, limits={}, site=CloudSite())
+    db = create(tmp_path / "facts.sqlite")
+    db.close()
+    facts = Facts.open(tmp_path / "facts.sqlite")
+    try:
+        missing = evaluate(rule, facts, settings, "media")
+    finally:
+        facts.db.close()
+    unrun = model.unrun_entry(rule, "media", settings)
+    assert unchecked_status(severity) == unrun["outcome"] == status
+    if severity != "off":
+        assert missing.status == status and missing.reason.startswith("not checked")
+    assert model.unchecked([unrun]) == ([unrun] if severity == "error" else [])
 
 
 # --- Markdown summary -------------------------------------------------------------------
