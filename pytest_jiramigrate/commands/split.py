@@ -7,10 +7,11 @@ its bucket, then issue folders), keeps avatars, logos and any other file in
 the first chunk, and then moves small folders into an undersized last chunk
 where that keeps every chunk between ``--min`` and ``--max``.
 
-Writing streams each file in blocks into every chunk at once (one pass over
-the source, a source zip read member by member without extracting), writes
-``media-N.zip.partial`` and renames it only when complete, and never writes
-into the source.
+Writing fills one chunk at a time, so only that chunk's zip is open and the
+number of chunks is not limited by the open-files limit.  It streams each file
+in blocks (a source zip read member by member without extracting), writes
+``media-N.zip.partial`` and renames the chunks only when all are complete, and
+never writes into the source.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import sys
 import tempfile
 import time
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
 from typing import IO, Any
@@ -62,10 +63,18 @@ def format_plan(plan: Plan) -> str:
 
 
 def write_chunks(source: Path, files: FileList, plan: Plan, out: Path) -> list[Path]:
-    """Write ``media-N.zip`` into ``out`` in one pass over ``source`` (a directory or a zip).
+    """Write ``media-N.zip`` into ``out`` from ``source`` (a directory or a zip), one at a time.
 
-    Each chunk is written as ``media-N.zip.partial`` and renamed when every
-    chunk is complete; on any error the partial files are removed.
+    Only one chunk is open at a time (plus the source zip, opened once), so the
+    number of chunks is not bounded by the open-files limit: opening a writer
+    per chunk up front died with EMFILE once the chunks outnumbered it.  Each
+    chunk takes one pass over ``files`` and copies the files routed to it, so
+    a chunk's members keep the order of ``files`` (the scan order), the same
+    members in the same order as a single routed pass would give.
+
+    Each chunk is written as ``media-N.zip.partial`` and renamed only when
+    every chunk is complete, so a ``media-N.zip`` is never part of an
+    unfinished split; on any error (an interrupt too) the partials are removed.
     """
     out.mkdir(parents=True, exist_ok=True)
     routes = plan.chunk_numbers()
@@ -73,14 +82,15 @@ def write_chunks(source: Path, files: FileList, plan: Plan, out: Path) -> list[P
     partials = {n: path.with_name(path.name + ".partial") for n, path in finals.items()}
     try:
         with ExitStack() as stack:
-            writers = {
-                n: stack.enter_context(zipfile.ZipFile(p, "w", zipfile.ZIP_STORED))
-                for n, p in partials.items()
-            }
-            for path, info, stream in _open_sources(source, files, stack):
-                target = writers[routes[unit_of(path, plan.refined)]]
-                with stream, target.open(info, "w", force_zip64=True) as sink:
-                    shutil.copyfileobj(stream, sink, COPY_BLOCK)
+            read = _reader(source, stack)
+            for number in sorted(partials):
+                with zipfile.ZipFile(partials[number], "w", zipfile.ZIP_STORED) as chunk:
+                    for path, _ in files():
+                        if routes[unit_of(path, plan.refined)] != number:
+                            continue
+                        info, stream = read(path)
+                        with stream, chunk.open(info, "w", force_zip64=True) as sink:
+                            shutil.copyfileobj(stream, sink, COPY_BLOCK)
     except BaseException:
         for partial in partials.values():
             partial.unlink(missing_ok=True)
@@ -90,21 +100,29 @@ def write_chunks(source: Path, files: FileList, plan: Plan, out: Path) -> list[P
     return [finals[n] for n in sorted(finals)]
 
 
-def _open_sources(
-    source: Path, files: FileList, stack: ExitStack
-) -> Iterator[tuple[str, zipfile.ZipInfo, IO[bytes]]]:
-    """Each file of the source as (path, zip entry for the chunk, open byte stream)."""
+def _reader(source: Path, stack: ExitStack) -> Callable[[str], tuple[zipfile.ZipInfo, IO[bytes]]]:
+    """A function giving one source file as (zip entry for the chunk, open byte stream).
+
+    A source zip is opened once here (closed with ``stack``) and read member by
+    member, without extracting; a directory's files are opened one by one, and
+    the caller closes each stream before opening the next.
+    """
     if source.is_dir():
-        for path, _ in files():
+
+        def from_directory(path: str) -> tuple[zipfile.ZipInfo, IO[bytes]]:
             info = zipfile.ZipInfo.from_file(source / path, arcname=path)
-            yield path, info, (source / path).open("rb")
-        return
+            return info, (source / path).open("rb")
+
+        return from_directory
     archive = stack.enter_context(zipfile.ZipFile(source))
-    for path, _ in files():
+
+    def from_zip(path: str) -> tuple[zipfile.ZipInfo, IO[bytes]]:
         original = archive.getinfo(path)
         info = zipfile.ZipInfo(path, date_time=original.date_time)
         info.external_attr = original.external_attr
-        yield path, info, archive.open(original)
+        return info, archive.open(original)
+
+    return from_zip
 
 
 # --------------------------------------------------------------------------- command line

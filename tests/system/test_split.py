@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import resource
+import subprocess
+import sys
 import zipfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -210,6 +213,60 @@ def test_split_refuses_a_source_with_problems(
     assert run_split(source, out) == 2
     assert "logos/escape" in capsys.readouterr().err
     assert not out.exists()
+
+
+#: a descriptor limit far below the number of chunks written under it
+LOW_NOFILE = 40
+
+
+def limit_open_files() -> None:
+    """Lower the soft descriptor limit in the child, before it runs."""
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (LOW_NOFILE, hard))
+
+
+@pytest.mark.parametrize("as_zip", [False, True])
+def test_split_into_more_chunks_than_open_files_allowed(tmp_path: Path, as_zip: bool) -> None:
+    """More chunks than the descriptor limit: each chunk is written with only it open.
+
+    Opening a writer for every chunk at once died with EMFILE ("too many open
+    files") once the chunks outnumbered the limit.  Here every project is one
+    chunk of its own (``--max`` fits one file, ``--min`` is 1 byte, so no chunk
+    can take another's folder) and there are twice as many chunks as
+    descriptors.
+    """
+    projects = 2 * LOW_NOFILE
+    tree = {
+        attachment(f"P{n:03}", i, 10 * n + i): f"{n}-{i}".encode() * 5
+        for n in range(1, projects + 1)
+        for i in (1, 2)
+    }
+    source = write_tree(tmp_path / "media", tree)
+    if as_zip:
+        source = tmp_path / "media.zip"
+        with zipfile.ZipFile(source, "w", zipfile.ZIP_DEFLATED) as archive:
+            for name, data in tree.items():
+                archive.writestr(name, data)
+    project_cost = sum(zip_cost(name, len(data)) for name, data in tree.items()) // projects
+    out = tmp_path / "chunks"
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest_jiramigrate.commands.cli", "split-media", str(source),
+         "--out", str(out), "--max", str(project_cost + ZIP_ARCHIVE_OVERHEAD + 50),
+         "--min", "1"],
+        capture_output=True, text=True, timeout=120, preexec_fn=limit_open_files,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    chunks = sorted(out.iterdir(), key=lambda p: int(p.name.split("-")[1].split(".")[0]))
+    assert [c.name for c in chunks] == [f"media-{n}.zip" for n in range(1, projects + 1)]
+    seen: dict[str, bytes] = {}
+    for chunk in chunks:
+        with zipfile.ZipFile(chunk) as archive:
+            assert archive.testzip() is None
+            names = archive.namelist()
+            assert len(names) == 2 and len({name.split("/")[2] for name in names}) == 1
+            assert not seen.keys() & names, chunk.name
+            seen.update((name, archive.read(name)) for name in names)
+    assert seen == tree
 
 
 def test_a_failed_write_leaves_no_partial_or_final_zip(tmp_path: Path) -> None:
