@@ -38,13 +38,12 @@ def failure_text(
     lines.append(f"Offenders ({len(findings)}, allowed {outcome.settings.max_findings}):")
     lines += [f"  - {finding.text}" for finding in findings[:max_listed]]
     if len(findings) > max_listed:
-        where = "all of them"
+        where = "all of them to the JSON report"
         if max_stored is not None and len(findings) > max_stored:
-            where = f"the first {max_stored:,} (raise report.max_stored to see all)"
-        lines.append(
-            f"  ... and {len(findings) - max_listed} more "
-            f"(--jira-report writes {where} to the JSON report)"
-        )
+            where = (
+                f"the first {max_stored:,} to the JSON report; raise report.max_stored to see all"
+            )
+        lines.append(f"  ... and {len(findings) - max_listed} more (--jira-report writes {where})")
     if not full:
         return _printable_text(lines)
     lines += ["", "Why Jira Cloud cares:"]
