@@ -187,14 +187,17 @@ class ReadinessRun:
         self, item: pytest.Item, call: pytest.CallInfo[None]
     ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
         """Carry the rule's JSON entry on its report: the report reaches the process that
-        writes the reports, also from a pytest-xdist worker."""
+        writes the reports, also from a pytest-xdist worker.
+
+        The entry is capped at ``report.max_stored`` findings here, where it is
+        made: a worker sends the controller the capped entry, not every finding."""
         from pytest_jiramigrate.report.model import rule_entry
 
         report: pytest.TestReport = yield
         outcome = getattr(item, "outcome", None)
         ran = report.when == "call" or (report.when == "setup" and report.skipped)
         if outcome is not None and ran:
-            entry = rule_entry(outcome)
+            entry = rule_entry(outcome, self.jira.config.max_stored)
             report.jiramigrate = entry  # type: ignore[attr-defined]
             if item.config.pluginmanager.hasplugin("html"):
                 add_html_extra(report, entry)

@@ -66,7 +66,10 @@ _ARCHIVE_FIELDS: dict[str, Converter] = {
     "max_ratio": whole_number(minimum=1),
     "max_uncompressed": size,
 }
-_REPORT_FIELDS: dict[str, Converter] = {"max_listed": whole_number(minimum=0)}
+_REPORT_FIELDS: dict[str, Converter] = {
+    "max_listed": whole_number(minimum=0),
+    "max_stored": optional(whole_number(minimum=0)),
+}
 
 _THRESHOLD_CONVERTERS: dict[str, Converter] = {
     "int": whole_number(minimum=0),
@@ -153,7 +156,7 @@ def _build_config(document: Document, root: Node | None, rules: Sequence[Rule]) 
         archive=ArchiveLimits(
             **read_section(document, section("archive"), "archive", _ARCHIVE_FIELDS)
         ),
-        # the report section's only key has the name of the Config field it sets
+        # the report section's keys have the names of the Config fields they set
         **read_section(document, section("report"), "report", _REPORT_FIELDS),
         rules=_read_rules(document, section("rules"), every_rule, site, max_findings),
         custom_rules=tuple(rule for rule, _ in custom),

@@ -11,6 +11,10 @@ from pytest_jiramigrate.rules.base import Rule, RuleSettings
 from pytest_jiramigrate.rules.custom import custom_rule_entry
 from pytest_jiramigrate.rules.site import CloudSite
 
+#: The default of ``report.max_stored``: enough offenders to fix from, or to see the
+#: pattern in, while a report stays a few MB whatever the backup holds.
+DEFAULT_MAX_STORED = 1000
+
 
 @dataclass(frozen=True)
 class Config:
@@ -22,6 +26,10 @@ class Config:
     archive: ArchiveLimits = field(default_factory=ArchiveLimits)
     #: offenders listed in a failure message before "and N more"
     max_listed: int = 50
+    #: findings stored per rule in the report's entries (None: all of them); the rest are
+    #: counted, not kept, so that a rule with 400,000 offenders does not make a report of
+    #: hundreds of MB (see :func:`~pytest_jiramigrate.report.model.rule_entry`)
+    max_stored: int | None = DEFAULT_MAX_STORED
     rules: dict[str, RuleSettings] = field(default_factory=dict)
     #: the rules of the ``custom_rules:`` section, to be checked beside the hook's rules
     custom_rules: tuple[Rule, ...] = ()
@@ -51,7 +59,7 @@ class Config:
                 "max_ratio": self.archive.max_ratio,
                 "max_uncompressed": self.archive.max_uncompressed,
             },
-            "report": {"max_listed": self.max_listed},
+            "report": {"max_listed": self.max_listed, "max_stored": self.max_stored},
             "rules": {
                 rule_id: {
                     "severity": settings.severity,

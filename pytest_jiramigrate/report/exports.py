@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_jiramigrate.core.space import NoSpaceError, out_of_space
+from pytest_jiramigrate.report.model import items_omitted, omitted_note
 
 #: The columns an administrator looks for first, in this order, when an item has them.
 PREFERRED_COLUMNS: tuple[str, ...] = (
@@ -59,17 +60,28 @@ def write_exports(report: Mapping[str, Any], directory: Path) -> list[Path]:
     written = []
     for rule_id, entries in exported_rules(report.get("rules", [])).items():
         several_targets = len({entry.get("target") for entry in entries}) > 1
-        rows = [
-            {**({"target": entry.get("target")} if several_targets else {}), **item}
-            for entry in entries
-            for item in entry.get("items") or []
-        ]
+        rows = []
+        for entry in entries:
+            where = {"target": entry.get("target")} if several_targets else {}
+            rows += [{**where, **item} for item in entry.get("items") or []]
+            rows += omitted_rows(entry, where)
         path = directory / f"{file_stem(rule_id)}.csv"
         keep_edited(path, previous)
         write_csv_atomically(path, columns(rows), rows)
         written.append(path)
     record_exports(directory, written, previous)
     return written
+
+
+def omitted_rows(entry: Mapping[str, Any], where: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """A last row "… and N more (...)" when the report did not store every finding of
+    ``entry`` (``report.max_stored``): a spreadsheet of 1,000 rows must not pass for
+    the whole list.  Only its ``detail`` cell (and ``target``) is filled, so a bulk-edit
+    script that reads the identifying columns finds no user in it, and the fix loop
+    skips it as it skips every row without a ``new_email``.
+    """
+    note = omitted_note(entry, len(entry.get("items") or ()))
+    return [{**where, "detail": f"… {note}"}] if note else []
 
 
 def keep_edited(path: Path, previous: dict[str, str]) -> None:
@@ -133,10 +145,13 @@ def previous_exports(manifest: Path) -> dict[str, str]:
 def exported_rules(
     entries: Iterable[Mapping[str, Any]],
 ) -> dict[str, list[Mapping[str, Any]]]:
-    """Failed and warned report entries with items, grouped by rule id in report order."""
+    """Failed and warned report entries with findings (stored or counted), grouped by
+    rule id in report order."""
     grouped: dict[str, list[Mapping[str, Any]]] = {}
     for entry in entries:
-        if entry.get("outcome") in _EXPORTED_OUTCOMES and entry.get("items"):
+        if entry.get("outcome") in _EXPORTED_OUTCOMES and (
+            entry.get("items") or items_omitted(entry)
+        ):
             grouped.setdefault(str(entry.get("id")), []).append(entry)
     return grouped
 

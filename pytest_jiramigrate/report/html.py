@@ -26,7 +26,13 @@ from pytest_jiramigrate.core.chunks import plan_chunks
 from pytest_jiramigrate.core.emails import domain_problem, tld_problem
 from pytest_jiramigrate.core.sizes import format_size
 from pytest_jiramigrate.facts import Facts
-from pytest_jiramigrate.report.model import Readiness, outcome_rank, readiness
+from pytest_jiramigrate.report.model import (
+    Readiness,
+    items_omitted,
+    omitted_note,
+    outcome_rank,
+    readiness,
+)
 from pytest_jiramigrate.rules import after_import
 from pytest_jiramigrate.rules.base import Rule, plural
 from pytest_jiramigrate.rules.media import media_chunk_size, storage_within_plan
@@ -34,7 +40,7 @@ from pytest_jiramigrate.rules.site import CloudSite
 from pytest_jiramigrate.rules.users import counted_users, licensed_users, user_count_within_plan
 from pytest_jiramigrate.scan.media import attachment_path
 
-#: Rows listed per rule; the JSON report has them all.
+#: Rows listed per rule; the JSON report has more (up to ``report.max_stored``).
 MAX_ROWS = 200
 #: Domains drawn in the users-by-domain picture (the largest ones).
 MAX_DOMAINS = 25
@@ -204,23 +210,25 @@ def after_import_section(rules: Sequence[Mapping[str, Any]]) -> str:
 
 
 def findings_list(rule: Mapping[str, Any]) -> str:
-    """The findings of one failed or warned rule, capped at :data:`MAX_ROWS`."""
-    items = list(rule.get("items") or ())
-    if not items:
+    """The findings of one failed or warned rule, capped at :data:`MAX_ROWS`.
+
+    The label and the "and N more" note count the findings the report did not
+    store as well (``items_omitted``): the page gives the rule's real total.
+    """
+    items: Sequence[Mapping[str, Any]] = rule.get("items") or ()
+    omitted = items_omitted(rule)
+    if not items and not omitted:
         return ""
-    rows = "".join(
-        f"<tr><td>{escape(str(item.get('detail') or item))}</td></tr>" for item in items[:MAX_ROWS]
-    )
-    more = ""
-    if len(items) > MAX_ROWS:
-        more = (
-            f'<p class="note">and {len(items) - MAX_ROWS:,} more — the full list is in the'
-            " JSON report</p>"
-        )
-    label = f"{rule.get('id')} ({rule.get('target')}): {plural(len(items), 'finding')}"
+    shown = items[:MAX_ROWS]
+    rows = "".join(f"<tr><td>{escape(str(item.get('detail') or item))}</td></tr>" for item in shown)
+    note = omitted_note(rule, len(shown), "— the full list is in the JSON report")
+    more = f'<p class="note">{escape(note)}</p>' if note else ""
+    total = len(items) + omitted
+    label = f"{rule.get('id')} ({rule.get('target')}): {plural(total, 'finding')}"
+    table = f"<table>{rows}</table>" if rows else ""
     return (
         f'<details open><summary class="{escape(str(rule.get("outcome")))}">{escape(label)}'
-        f"</summary><table>{rows}</table>{more}</details>"
+        f"</summary>{table}{more}</details>"
     )
 
 

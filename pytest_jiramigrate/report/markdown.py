@@ -14,7 +14,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from pytest_jiramigrate.core.sizes import format_size
-from pytest_jiramigrate.report.model import OUTCOME_ORDER, Readiness, readiness
+from pytest_jiramigrate.report.model import (
+    OUTCOME_ORDER,
+    Readiness,
+    items_omitted,
+    omitted_note,
+    readiness,
+)
 
 #: Offenders listed per rule before "and N more".
 DEFAULT_MAX_OFFENDERS = 10
@@ -161,19 +167,23 @@ def problem_table(problems: Sequence[Mapping[str, Any]], several_targets: bool) 
 def offender_lines(
     problems: Sequence[Mapping[str, Any]], max_offenders: int, several_targets: bool
 ) -> list[str]:
-    """The first offenders of each failed or warned rule: what to fix first."""
+    """The first offenders of each failed or warned rule: what to fix first.
+
+    The "and N more" line counts the findings the report did not store too
+    (``items_omitted``), so a reviewer is not told a rule has 1,000 offenders
+    when it has 400,000.
+    """
     lines: list[str] = []
     for entry in problems:
         items: Sequence[Mapping[str, Any]] = entry.get("items") or []
-        if not items:
+        if not items and not items_omitted(entry):
             continue
         lines += [f"### {rule_name(entry, several_targets)}", ""]
-        lines += [
-            f"- {escape(shorten(offender_text(item)), block_start=True)}"
-            for item in items[:max_offenders]
-        ]
-        if len(items) > max_offenders:
-            lines.append(f"- and {len(items) - max_offenders} more (see the JSON report)")
+        shown = items[:max_offenders]
+        lines += [f"- {escape(shorten(offender_text(item)), block_start=True)}" for item in shown]
+        note = omitted_note(entry, len(shown))
+        if note:
+            lines.append(f"- {escape(note)}")
         lines.append("")
     return lines
 

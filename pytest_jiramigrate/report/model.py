@@ -11,6 +11,7 @@ cannot disagree.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from itertools import islice
 from typing import Any, Literal
 
 from pytest_jiramigrate.cache import NO_BACKUP
@@ -58,9 +59,27 @@ def readiness(statuses: Iterable[str]) -> Readiness:
     return "ready"
 
 
-def rule_entry(outcome: Outcome) -> Entry:
-    """One entry of the JSON report's ``rules`` list (``target`` is the subject's node name)."""
+#: the setting that caps the findings an entry stores, as the reports name it
+MAX_STORED_SETTING = "report.max_stored"
+
+
+def rule_entry(outcome: Outcome, max_stored: int | None = None) -> Entry:
+    """One entry of the JSON report's ``rules`` list (``target`` is the subject's node name).
+
+    ``items`` holds the first ``max_stored`` findings (all of them when None);
+    ``findings`` stays the full count and ``items_omitted`` says how many were
+    left out.  One rule can have hundreds of thousands of offenders (every
+    member of a large media zip): stored whole they made a 171 MB JSON report
+    and held every item in memory until the reports were written, and under
+    pytest-xdist sent them all from the worker to the controller.  The cap is
+    applied here, once, where the entry is made, so every renderer reads the
+    same items and the entry is small before it travels on the test report.
+    Only the stored items are turned into dicts: the findings left out are
+    counted, never copied.
+    """
     verdict = outcome.verdict
+    findings = verdict.findings if verdict else ()
+    stored = findings if max_stored is None else islice(findings, max_stored)
     entry: Entry = {
         "id": outcome.rule.id,
         "title": outcome.rule.title,
@@ -70,11 +89,9 @@ def rule_entry(outcome: Outcome) -> Entry:
         "findings": outcome.findings,
         "threshold": outcome.settings.max_findings,
         "message": outcome.summary,
-        "items": [
-            {**finding.fields, "detail": finding.text}
-            for finding in (verdict.findings if verdict else ())
-        ],
+        "items": [{**finding.fields, "detail": finding.text} for finding in stored],
     }
+    entry["items_omitted"] = len(findings) - len(entry["items"])
     if verdict is not None:
         if verdict.observed is not None:
             entry["observed"] = verdict.observed
@@ -98,7 +115,38 @@ def unrun_entry(rule: Rule, subject: str, settings: RuleSettings) -> Entry:
         "threshold": settings.max_findings,
         "message": NOT_RUN,
         "items": [],
+        "items_omitted": 0,
     }
+
+
+def items_omitted(entry: Mapping[str, Any]) -> int:
+    """The findings an entry counts but does not store (0 in a report made before the cap)."""
+    omitted = entry.get("items_omitted") or 0
+    return omitted if isinstance(omitted, int) and omitted > 0 else 0
+
+
+def omitted_note(
+    entry: Mapping[str, Any], shown: int, stored_all: str = "(see the JSON report)"
+) -> str:
+    """``and N more (...)`` after the first ``shown`` items a renderer lists, or ""
+    when it lists them all.
+
+    N counts both the items the renderer leaves out and those the entry never
+    stored (:func:`rule_entry`), so the reader learns the real total; when the
+    report itself left some out, the note names the setting that keeps them;
+    otherwise it ends with the renderer's ``stored_all``.
+    """
+    stored = len(entry.get("items") or ())
+    omitted = items_omitted(entry)
+    more = stored - shown + omitted
+    if more <= 0:
+        return ""
+    if omitted:
+        return (
+            f"and {more:,} more (the report stores the first {stored:,};"
+            f" raise {MAX_STORED_SETTING} to see all)"
+        )
+    return f"and {more:,} more {stored_all}"
 
 
 def junit_properties(outcome: Outcome) -> list[tuple[str, object]]:

@@ -19,6 +19,7 @@ def failure_text(
     width: int = 100,
     full: bool = True,
     placeholders: Mapping[str, str] | None = None,
+    max_stored: int | None = None,
 ) -> str:
     """The four parts of a failure: summary, offenders (capped), why, and how to fix.
 
@@ -26,6 +27,8 @@ def failure_text(
     ``placeholders`` fill the fix text's ``<backup>``-style names, so that a
     command in it can be copied and run as it stands.  Every line is made
     :func:`~pytest_jiramigrate.core.terminal.printable`: findings quote the backup.
+    ``max_stored`` is ``report.max_stored``: past it, "and N more" says the JSON
+    report has only the first ones, rather than promising all of them.
     """
     rule, verdict = outcome.rule, outcome.verdict
     if verdict is None:
@@ -35,10 +38,12 @@ def failure_text(
     lines.append(f"Offenders ({len(findings)}, allowed {outcome.settings.max_findings}):")
     lines += [f"  - {finding.text}" for finding in findings[:max_listed]]
     if len(findings) > max_listed:
-        lines.append(
-            f"  ... and {len(findings) - max_listed} more "
-            "(--jira-report writes all of them to the JSON report)"
-        )
+        where = "all of them to the JSON report"
+        if max_stored is not None and len(findings) > max_stored:
+            where = (
+                f"the first {max_stored:,} to the JSON report; raise report.max_stored to see all"
+            )
+        lines.append(f"  ... and {len(findings) - max_listed} more (--jira-report writes {where})")
     if not full:
         return _printable_text(lines)
     lines += ["", "Why Jira Cloud cares:"]

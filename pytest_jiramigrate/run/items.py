@@ -86,6 +86,7 @@ class RuleItem(pytest.Item):
                 self.outcome,
                 jira.config.max_listed,
                 placeholders=jira.placeholders(self.parent.subject),
+                max_stored=jira.config.max_stored,
             )
             crash = Crash(str(self.path), None, printable(self.outcome.summary))
             return FailureRepr(text, crash)

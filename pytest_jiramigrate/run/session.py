@@ -97,7 +97,9 @@ class JiraSession:
         return {"<backup>": shlex.quote(str(shown)), "<cleaned-backup>": shlex.quote(str(cleaned))}
 
     def warning_text(self, outcome: Outcome) -> str:
-        return failure_text(outcome, self.config.max_listed, full=False)
+        return failure_text(
+            outcome, self.config.max_listed, full=False, max_stored=self.config.max_stored
+        )
 
     def inventory_line(self, facts: Facts) -> str:
         """The backup at a glance, printed once it is scanned."""

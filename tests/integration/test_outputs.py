@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 
 import pytest
 
@@ -77,3 +78,73 @@ def test_findings_appear_in_pytest_html_where_it_is_installed(pytester, backup) 
     # the failure text is in pytest-html's log anyway: look for the findings table we add
     assert "email-tld (site-backup.zip): 1 finding" in html
     assert manifest.fault("email-no-tld")["email"] in html
+
+
+MANY_OFFENDERS_CONFTEST = """
+import json
+
+from pytest_jiramigrate import Finding, Verdict, rule
+
+
+@rule(id="many-offenders", title="Many offenders", why="A test.", fix="Fix them.")
+def many_offenders(facts, settings):
+    findings = [Finding(f"offender {n}", {"name": f"o{n}"}) for n in range(12)]
+    return Verdict(findings, "12 offenders")
+
+
+def pytest_jiramigrate_rules(config):
+    return [many_offenders]
+
+
+def pytest_runtest_logreport(report):
+    # what a pytest-xdist worker would send the controller: the entry on the test report
+    entry = getattr(report, "jiramigrate", None)
+    if entry is not None and entry["id"] == "many-offenders":
+        with open("carried.json", "w") as stream:
+            json.dump(entry, stream)
+"""
+
+
+def test_report_stores_max_stored_findings_per_rule_and_counts_the_rest(pytester, backup) -> None:
+    """report.max_stored caps the items of every report's entry, before the entry travels
+    on the test report; the count stays whole and every output says how many are left out."""
+    path, _ = backup
+    pytester.makeconftest(MANY_OFFENDERS_CONFTEST)
+    pytester.makefile(".yaml", jiramigrate="report:\n  max_listed: 2\n  max_stored: 3\n")
+    result = pytester.runpytest_inprocess(
+        "-p",
+        "no:cacheprovider",
+        f"--jira-backup={path}",
+        "--jira-report=r.json",
+        "--jira-summary=summary.md",
+        "--jira-export=csv",
+        "--jira-html=r.html",
+    )
+    assert result.ret == 1
+    note = "and 9 more (the report stores the first 3; raise report.max_stored to see all)"
+
+    report = json.loads((pytester.path / "r.json").read_text(encoding="utf-8"))
+    assert report["schema"] == "jiramigrate-report/1"
+    assert report["config"]["report"] == {"max_listed": 2, "max_stored": 3}
+    [entry] = [e for e in report["rules"] if e["id"] == "many-offenders"]
+    assert entry["findings"] == 12 and entry["items_omitted"] == 9
+    assert [item["name"] for item in entry["items"]] == ["o0", "o1", "o2"]
+    carried = json.loads((pytester.path / "carried.json").read_text(encoding="utf-8"))
+    assert carried == entry
+
+    summary = (pytester.path / "summary.md").read_text(encoding="utf-8")
+    assert "- " + note.replace("max_stored", "max\\_stored") in summary
+    assert note in (pytester.path / "r.html").read_text(encoding="utf-8")
+    with (pytester.path / "csv" / "many-offenders.csv").open(encoding="utf-8") as stream:
+        rows = list(csv.reader(stream))
+    assert rows == [
+        ["name", "detail"],
+        *([f"o{n}", f"offender {n}"] for n in range(3)),
+        ["", f"… {note}"],
+    ]
+    result.stdout.fnmatch_lines(
+        [
+            "*... and 10 more (--jira-report writes the first 3 to the JSON report;"
+            " raise report.max_stored to see all)"
+        ]
+    )

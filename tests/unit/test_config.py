@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from pytest_jiramigrate.config import ConfigError, find_config, load_config
+from pytest_jiramigrate.config.model import DEFAULT_MAX_STORED
 from pytest_jiramigrate.config.reader import MAX_CONFIG_BYTES
 from pytest_jiramigrate.core.emails import DEFAULT_DENY_DOMAINS
 from pytest_jiramigrate.core.limits import ArchiveLimits
@@ -202,6 +203,24 @@ def test_rule_thresholds_are_converted_by_kind(tmp_path: Path) -> None:
     assert every.site is config.site
 
 
+@pytest.mark.parametrize(
+    ("written", "stored"),
+    [
+        ("", DEFAULT_MAX_STORED),
+        ("report:\n  max_stored: 5\n", 5),
+        ("report:\n  max_stored:\n", None),
+    ],
+    ids=["default", "set", "null-keeps-all"],
+)
+def test_max_stored_defaults_caps_or_keeps_all(
+    tmp_path: Path, written: str, stored: int | None
+) -> None:
+    """report.max_stored caps the findings a report stores per rule; null keeps them all."""
+    config = load_config(write_config(tmp_path, written), RULES)
+    assert config.max_stored == stored
+    assert config.as_dict()["report"]["max_stored"] == stored
+
+
 def test_as_dict_round_trips_through_json(tmp_path: Path) -> None:
     path = write_config(tmp_path, FULL_CONFIG)
     effective = load_config(path, RULES).as_dict()
@@ -211,7 +230,7 @@ def test_as_dict_round_trips_through_json(tmp_path: Path) -> None:
     assert effective["target"]["cloud_groups"] == ["site-admins", "jira-admins-cloud"]
     assert effective["email"] == {"allow_domains": ["corp.internal"], "deny_domains": []}
     assert effective["archive"] == {"max_ratio": 500, "max_uncompressed": 5 * 1024**3}
-    assert effective["report"] == {"max_listed": 10}
+    assert effective["report"] == {"max_listed": 10, "max_stored": DEFAULT_MAX_STORED}
     assert effective["rules"]["email-unique"] == {
         "severity": "off",
         "max_findings": 3,
@@ -427,6 +446,13 @@ INVALID = [
         "report.max_listed",
         "must be >= 0, got -1",
         id="max-listed-negative",
+    ),
+    pytest.param(
+        "report:\n  max_stored: -1\n",
+        2,
+        "report.max_stored",
+        "must be >= 0, got -1",
+        id="max-stored-negative",
     ),
     pytest.param(
         "rules:\n  email-unique:\n    severity: fatal\n",

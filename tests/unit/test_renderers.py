@@ -140,6 +140,59 @@ def test_a_rule_not_checked_is_an_error_only_where_it_could_fail_the_run(
     assert model.unchecked([unrun]) == ([unrun] if severity == "error" else [])
 
 
+def many_findings_outcome(count: int) -> Outcome:
+    """A failed email-tld outcome with ``count`` offenders."""
+    rule = users.email_tld
+    found = [Finding(f"user{n} <user{n}@acme>", {"user": f"user{n}"}) for n in range(count)]
+    settings = RuleSettings("error", 0, rule.defaults(), CloudSite(), subject="site.zip")
+    return Outcome(rule, "site.zip", settings, "failed", Verdict(found, f"{count} offenders."))
+
+
+@pytest.mark.parametrize(("max_stored", "stored"), [(3, 3), (0, 0), (10, 10), (None, 10)])
+def test_rule_entry_stores_at_most_max_stored_items_and_counts_the_rest(
+    max_stored: int | None, stored: int
+) -> None:
+    """The cap keeps the report small; ``findings`` stays the full count."""
+    entry = model.rule_entry(many_findings_outcome(10), max_stored)
+    assert entry["findings"] == 10
+    assert [item["user"] for item in entry["items"]] == [f"user{n}" for n in range(stored)]
+    assert entry["items_omitted"] == 10 - stored
+
+
+def test_every_renderer_says_how_many_findings_the_report_left_out(tmp_path: Path) -> None:
+    """Markdown, HTML and CSV count the findings the entry did not store, and name the
+    setting that stores them."""
+    from pytest_jiramigrate.report.html import findings_list
+
+    entry = model.rule_entry(many_findings_outcome(25), 4)
+    report = model.build_report({}, {}, [entry])
+    note = "more (the report stores the first 4; raise report.max_stored to see all)"
+
+    summary = render_summary(report, max_offenders=2)
+    assert "- and 23 " + note.replace("max_stored", "max\\_stored") in summary
+    assert "user1 " in summary and "user2 " not in summary
+
+    html = findings_list(entry)
+    assert "email-tld (site.zip): 25 findings" in html
+    assert html.count("<tr>") == 4 and f"and 21 {note}" in html
+
+    write_exports(report, tmp_path)
+    rows = read_csv(tmp_path / "email-tld.csv")
+    assert rows[0] == ["user", "detail"]
+    assert [row[0] for row in rows[1:5]] == ["user0", "user1", "user2", "user3"]
+    assert rows[5] == ["", f"… and 21 {note}"]
+    assert len(rows) == 6
+
+
+def test_a_report_that_stores_every_finding_adds_no_note(tmp_path: Path) -> None:
+    entry = model.rule_entry(many_findings_outcome(3), 3)
+    report = model.build_report({}, {}, [entry])
+    assert entry["items_omitted"] == 0
+    assert "more" not in render_summary(report)
+    write_exports(report, tmp_path)
+    assert len(read_csv(tmp_path / "email-tld.csv")) == 4
+
+
 # --- Markdown summary -------------------------------------------------------------------
 
 
