@@ -136,16 +136,19 @@ def backup_store(
     fool.  On a mismatch the backup is scanned again, and ``say`` tells the user why.
     """
     store = cache_dir / f"backup-{fingerprint(path, limits)}.sqlite"
-    mismatch: str | None = None  # the backup's sha256, when it differs from the store's
+    checksum: str | None = None  # the backup's sha256, once it was computed
+    stale = False  # the store records another sha256 than the backup's
     if not rescan and _usable(store, scanned_since):
         if scanned_since is not None:  # this run's own scan: hashed as it was scanned
             return store
+        # marked before the hash: an eviction that starts meanwhile leaves it, and
+        # one already under way has removed it by the time its sha256 is read
+        _mark_used(store)
         checksum = _backup_sha256(path)
         if checksum == _recorded_sha256(store):
-            _mark_used(store)
             return store
-        mismatch = checksum or ""
-        if say is not None:
+        stale = True
+        if say is not None and store.is_file():
             say(
                 f"jiramigrate: the sha256 of {name_text(path)} differs from the one its "
                 "cached facts were scanned from; scanning it again"
@@ -154,7 +157,7 @@ def backup_store(
         if (
             not rescan
             and _usable(store, scanned_since)
-            and (mismatch is None or _recorded_sha256(store) == (mismatch or None))
+            and (not stale or _recorded_sha256(store) == checksum)
         ):  # scanned by another process
             return store
         remove_stale_partials(cache_dir)

@@ -1267,3 +1267,34 @@ def test_a_store_whose_recorded_sha256_differs_from_the_backup_is_rescanned(
     assert stored_meta(store)["sha256"] == real == hashlib.sha256(path.read_bytes()).hexdigest()
     rerun = run_jira(path)
     assert "scanning it again" not in rerun.stdout.str()
+
+
+def test_eviction_never_fails_a_run_and_removes_orphan_lock_files(
+    backup_copy: BackupFactory,
+    run_jira: JiraRun,
+    pytester: pytest.Pytester,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    stuck, current = copies(backup_copy().path, 2)
+    run_jira(stuck)
+    store = store_of(pytester, stuck)
+    stuck.unlink()
+    directory = pytester.path / CACHE_DIR
+    orphan = directory / f"backup-{'0' * 32}.sqlite.lock"  # a scan that never finished
+    orphan.touch()
+    os.utime(orphan, (0, 0))
+
+    real_unlink = Path.unlink
+
+    def refuse(path: Path, missing_ok: bool = False) -> None:
+        if path == store:
+            raise PermissionError(13, "Permission denied", str(path))
+        real_unlink(path, missing_ok=missing_ok)
+
+    with monkeypatch.context() as refusing:  # not undo(): pytester's chdir must stay
+        refusing.setattr(Path, "unlink", refuse)
+        assert run_jira(current).ret == pytest.ExitCode.OK
+    assert store.exists() and store.with_name(f"{store.name}.lock").exists()
+    assert not orphan.exists()
+    run_jira(current)
+    assert not store.exists()
