@@ -199,12 +199,20 @@ def _meta(store: Path) -> dict[str, str]:
 
 
 def _record_backup_file(store: Path, backup: Path) -> None:
-    """Write where the backup is into its new store, for :func:`evict`."""
+    """Write where the backup is into its new store, for :func:`evict`.
+
+    Where its path cannot be resolved (a symbolic link loop), nothing is written and
+    the store is judged by age only: no reason to fail a scan.
+    """
+    try:
+        resolved = backup.resolve()
+    except (OSError, RuntimeError):
+        return
     db = sqlite3.connect(store, isolation_level=None)
     try:
         db.execute(
             "INSERT OR REPLACE INTO meta VALUES (?, ?)",
-            (BACKUP_FILE_KEY, json.dumps(str(backup.resolve()))),
+            (BACKUP_FILE_KEY, json.dumps(str(resolved))),
         )
     finally:
         db.close()
