@@ -19,7 +19,13 @@ from pathlib import Path
 
 import pytest
 
-from pytest_jiramigrate.cache import backup_store, media_store
+from pytest_jiramigrate.cache import (
+    DEFAULT_CACHE_DAYS,
+    DEFAULT_CACHE_MAX_MB,
+    backup_store,
+    evict,
+    media_store,
+)
 from pytest_jiramigrate.core.limits import ArchiveLimits
 from pytest_jiramigrate.core.terminal import printable
 from pytest_jiramigrate.facts import Facts
@@ -44,6 +50,9 @@ class FactsSource:
     #: processes that parse entities.xml; None: one per available core
     workers: int | None = None
     redact: bool = False
+    #: the cache's limits: days unused, and MB in all (0: no limit)
+    cache_days: float = DEFAULT_CACHE_DAYS
+    cache_max_mb: float = DEFAULT_CACHE_MAX_MB
     #: the process's file-creation mask before --jira-redact made every new file private
     _umask: int | None = None
     _facts: Facts | None = None
@@ -112,10 +121,14 @@ class FactsSource:
                     self.progress,
                     scanned_since=since,
                     workers=self.workers,
+                    say=self.say,
                 )
                 if backup
                 else None
             )
+            if cache != self._scratch and os.environ.get("PYTEST_XDIST_WORKER", "gw0") == "gw0":
+                # one process of a pytest-xdist run is enough (concurrent ones are safe)
+                evict(cache, store, self.cache_days, self.cache_max_mb)
             if store is not None and self.redact:
                 store.chmod(0o600)  # a store cached by an earlier run keeps its mode
             if self.media:
@@ -128,6 +141,13 @@ class FactsSource:
                 facts.mask = Redactor(load_key(cache))
             self._facts = facts
         return self._facts
+
+    def say(self, line: str) -> None:
+        """A line to the user on pytest's terminal (why the backup is scanned again)."""
+        reporter = self.pytest_config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.ensure_newline()
+            reporter.write_line(printable(line))
 
     def progress(self, label: str, total: int) -> ScanProgress:
         """The progress line of a long scan, on pytest's terminal (silent when not a TTY)."""

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from pytest_jiramigrate.cache import DEFAULT_CACHE_DAYS, DEFAULT_CACHE_MAX_MB
+
 #: options with a value: (name, metavar, help); each has an ini key too
 VALUE_OPTIONS: tuple[tuple[str, str, str], ...] = (
     ("backup", "PATH", "the Jira site backup zip (entities.xml + activeobjects.xml) to check"),
@@ -34,6 +36,20 @@ FLAGS: tuple[tuple[str, str, bool], ...] = (
         False,
     ),
     ("rescan", "scan the backup again even if its facts are cached", False),
+)
+
+#: the cache's limits: (ini key, default, help); 0 turns a limit off
+CACHE_LIMITS: tuple[tuple[str, float, str], ...] = (
+    (
+        "jira_cache_days",
+        DEFAULT_CACHE_DAYS,
+        "days after its last use that a backup's cached facts are removed (0: never)",
+    ),
+    (
+        "jira_cache_max_mb",
+        DEFAULT_CACHE_MAX_MB,
+        "MB of cached facts kept; the least recently used are removed beyond (0: no bound)",
+    ),
 )
 
 #: ``--jira-workers`` (and ``jiramigrate check --workers``)
@@ -57,6 +73,8 @@ def add_options(parser: pytest.Parser) -> None:
     parser.addini("jira_media", "media directories or zips, one per line", type="linelist")
     group.addoption("--jira-workers", dest="jira_workers", metavar="N", help=WORKERS_HELP)
     parser.addini("jira_workers", WORKERS_HELP, type="string", default="")
+    for key, default, help_text in CACHE_LIMITS:
+        parser.addini(key, f"{help_text}; default {default:g}", type="string", default="")
     for name, help_text, ini in FLAGS:
         group.addoption(
             f"--jira-{name}",
@@ -91,6 +109,9 @@ class Options:
     rescan: bool
     #: processes that parse entities.xml; None: one per available core
     workers: int | None = None
+    #: the cache's limits (ini keys ``jira_cache_days``, ``jira_cache_max_mb``)
+    cache_days: float = DEFAULT_CACHE_DAYS
+    cache_max_mb: float = DEFAULT_CACHE_MAX_MB
 
     @property
     def checks_something(self) -> bool:
@@ -116,6 +137,8 @@ class Options:
             rescan=flag(config, "rescan"),
             # an inert plugin (nothing to check) does not judge its settings
             workers=worker_count(config) if backup or media else None,
+            cache_days=cache_limit(config, "jira_cache_days") if backup or media else 0.0,
+            cache_max_mb=cache_limit(config, "jira_cache_max_mb") if backup or media else 0.0,
         )
 
 
@@ -157,6 +180,22 @@ def worker_count(config: pytest.Config) -> int | None:
             f"pytest process); got {given!r}"
         )
     return int(text)
+
+
+def cache_limit(config: pytest.Config, key: str) -> float:
+    """A cache limit from its ini key, else its default; anything but a number, 0 or
+    more, is a usage error that names the key and the value."""
+    (default,) = [default for name, default, _ in CACHE_LIMITS if name == key]
+    text = str(config.getini(key)).strip()
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value >= 0 or value == float("inf"):
+        raise pytest.UsageError(f"the {key} ini key must be a number, 0 or more; got {text!r}")
+    return value
 
 
 def value_or_ini(config: pytest.Config, name: str) -> str | None:

@@ -259,6 +259,8 @@ def start_session(pytest_config: pytest.Config, given: Options) -> JiraSession:
             started=getattr(pytest_config, "workerinput", {}).get(RUN_STARTED, time.time()),
             workers=given.workers,
             redact=given.redact,
+            cache_days=given.cache_days,
+            cache_max_mb=given.cache_max_mb,
         ),
         outputs=ReportPaths(
             json=outputs["report"],

@@ -13,7 +13,9 @@ import hashlib
 import json
 import os
 import shutil
+import sqlite3
 import tempfile
+import time
 import xml.etree.ElementTree as ET
 import zipfile
 from collections import Counter
@@ -1086,3 +1088,213 @@ def test_a_corrupt_cache_file_is_ignored_and_rebuilt(
     assert_no_crash(result)
     result.stdout.fnmatch_lines([f"FAILED {NODE}::email-domain - *"])
     assert store.read_bytes().startswith(b"SQLite format 3\x00")
+
+
+# --------------------------------------------------------------------------- cache hygiene
+
+DAY = 86_400
+
+
+def copies(backup: Path, count: int) -> list[Path]:
+    """``count`` copies of ``backup`` under other names: each has a store of its own."""
+    made = []
+    for number in range(count):
+        path = backup.with_name(f"copy-{number}.zip")
+        shutil.copy2(backup, path)
+        made.append(path)
+    return made
+
+
+def store_of(pytester: pytest.Pytester, backup: Path) -> Path:
+    """The cached store scanned from ``backup``, found by the path recorded in its meta."""
+    (store,) = [
+        s for s in cache_files(pytester) if stored_meta(s).get("backup_name") == backup.name
+    ]
+    return store
+
+
+def stored_meta(store: Path) -> dict[str, str]:
+    db = sqlite3.connect(f"file:{store}?mode=ro", uri=True)
+    try:
+        return dict(db.execute("SELECT key, value FROM meta").fetchall())
+    finally:
+        db.close()
+
+
+def set_last_use(store: Path, when: float) -> None:
+    """Make ``store`` look last scanned and last used at ``when``."""
+    for path in (store, store.with_name(f"{store.name}.lock")):
+        if path.exists():
+            os.utime(path, (when, when))
+
+
+def test_the_store_of_a_deleted_backup_is_evicted_by_the_next_run(
+    backup_copy: BackupFactory, run_jira: JiraRun, pytester: pytest.Pytester
+) -> None:
+    first, second = copies(backup_copy().path, 2)
+    run_jira(first)
+    gone = store_of(pytester, first)
+    first.unlink()
+    assert run_jira(second).ret == pytest.ExitCode.OK
+    assert cache_files(pytester) == [store_of(pytester, second)]
+    assert not gone.with_name(f"{gone.name}.lock").exists()
+
+
+def test_a_store_unused_for_longer_than_jira_cache_days_is_evicted(
+    backup_copy: BackupFactory, run_jira: JiraRun, pytester: pytest.Pytester
+) -> None:
+    old, recent, current = copies(backup_copy().path, 3)
+    for path in (old, recent, current):
+        run_jira(path)
+    now = time.time()
+    set_last_use(store_of(pytester, old), now - 3 * DAY)
+    set_last_use(store_of(pytester, recent), now - 1 * DAY)
+    pytester.makeini("[pytest]\njira_cache_days = 2\n")
+    assert run_jira(current).ret == pytest.ExitCode.OK
+    assert {stored_meta(s)["backup_name"] for s in cache_files(pytester)} == {
+        recent.name,
+        current.name,
+    }
+
+
+def test_a_store_is_kept_30_days_by_default(
+    backup_copy: BackupFactory, run_jira: JiraRun, pytester: pytest.Pytester
+) -> None:
+    old, kept, current = copies(backup_copy().path, 3)
+    for path in (old, kept, current):
+        run_jira(path)
+    now = time.time()
+    set_last_use(store_of(pytester, old), now - 31 * DAY)
+    set_last_use(store_of(pytester, kept), now - 29 * DAY)
+    run_jira(current)
+    assert {stored_meta(s)["backup_name"] for s in cache_files(pytester)} == {
+        kept.name,
+        current.name,
+    }
+
+
+def test_reusing_a_store_counts_as_a_use(
+    backup_copy: BackupFactory, run_jira: JiraRun, pytester: pytest.Pytester
+) -> None:
+    """Last use is the lock file's time: the store's own must stay its scan time."""
+    reused, unused, current = copies(backup_copy().path, 3)
+    for path in (reused, unused):
+        run_jira(path)
+    for path in (reused, unused):
+        set_last_use(store_of(pytester, path), time.time() - 31 * DAY)
+    store = store_of(pytester, reused)
+    scanned = store.stat().st_mtime_ns
+    run_jira(reused)
+    assert store.stat().st_mtime_ns == scanned
+    run_jira(current)
+    assert {stored_meta(s)["backup_name"] for s in cache_files(pytester)} == {
+        reused.name,
+        current.name,
+    }
+
+
+def test_the_size_bound_evicts_the_least_recently_used_store_never_the_current_one(
+    backup_copy: BackupFactory, run_jira: JiraRun, pytester: pytest.Pytester
+) -> None:
+    current, older, newer = copies(backup_copy().path, 3)
+    for path in (current, older, newer):
+        run_jira(path)
+    stores = {path: store_of(pytester, path) for path in (current, older, newer)}
+    now = time.time()
+    set_last_use(stores[current], now - 3 * 3600)  # the least recently used, until reused
+    set_last_use(stores[older], now - 2 * 3600)
+    set_last_use(stores[newer], now - 1 * 3600)
+    total = sum(store.stat().st_size for store in stores.values())
+    pytester.makeini(f"[pytest]\njira_cache_max_mb = {(total - 1) / 1e6!r}\n")
+    assert run_jira(current).ret == pytest.ExitCode.OK
+    assert cache_files(pytester) == sorted([stores[current], stores[newer]])
+
+    pytester.makeini("[pytest]\njira_cache_max_mb = 0.000001\n")  # less than one store
+    set_last_use(stores[current], now - 3 * 3600)
+    assert run_jira(current).ret == pytest.ExitCode.OK
+    assert cache_files(pytester) == [stores[current]]
+
+
+def test_a_store_whose_scan_lock_is_held_is_not_evicted(
+    backup_copy: BackupFactory, run_jira: JiraRun, pytester: pytest.Pytester
+) -> None:
+    fcntl = pytest.importorskip("fcntl")
+    held, current = copies(backup_copy().path, 2)
+    run_jira(held)
+    store = store_of(pytester, held)
+    held.unlink()
+    with store.with_name(f"{store.name}.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # another process scanning it
+        run_jira(current)
+        assert store in cache_files(pytester)
+    run_jira(current)
+    assert store not in cache_files(pytester)
+
+
+@pytest.mark.parametrize("key", ["jira_cache_days", "jira_cache_max_mb"])
+def test_a_cache_limit_that_is_not_a_number_is_a_usage_error(
+    synth_backup: BackupFactory, run_jira: JiraRun, pytester: pytest.Pytester, key: str
+) -> None:
+    pytester.makeini(f"[pytest]\n{key} = soon\n")
+    result = run_jira(synth_backup().path)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"*the {key} ini key must be a number, 0 or more; got 'soon'*"])
+
+
+def test_a_store_whose_recorded_sha256_differs_from_the_backup_is_rescanned(
+    backup_copy: BackupFactory, run_jira: JiraRun, pytester: pytest.Pytester
+) -> None:
+    """The key trusts size, times and inode; the bytes' sha256 decides (here the
+    store's record is changed, as a restored mtime on a reused inode cannot be made
+    reliably: the change time moves)."""
+    path = backup_copy("email-example").path
+    run_jira(path)
+    (store,) = cache_files(pytester)
+    real = stored_meta(store)["sha256"]
+    db = sqlite3.connect(store, isolation_level=None)
+    db.execute("UPDATE meta SET value = ? WHERE key = 'sha256'", ("0" * 64,))
+    db.close()
+    result = run_jira(path, "-rA")
+    assert_no_crash(result)
+    result.stdout.fnmatch_lines(
+        [
+            "*the sha256 of *site-backup.zip differs from the one its cached facts were "
+            "scanned from; scanning it again*",
+            f"FAILED {NODE}::email-domain - *",
+        ]
+    )
+    assert cache_files(pytester) == [store]
+    assert stored_meta(store)["sha256"] == real == hashlib.sha256(path.read_bytes()).hexdigest()
+    rerun = run_jira(path)
+    assert "scanning it again" not in rerun.stdout.str()
+
+
+def test_eviction_never_fails_a_run_and_removes_orphan_lock_files(
+    backup_copy: BackupFactory,
+    run_jira: JiraRun,
+    pytester: pytest.Pytester,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    stuck, current = copies(backup_copy().path, 2)
+    run_jira(stuck)
+    store = store_of(pytester, stuck)
+    stuck.unlink()
+    directory = pytester.path / CACHE_DIR
+    orphan = directory / f"backup-{'0' * 32}.sqlite.lock"  # a scan that never finished
+    orphan.touch()
+    os.utime(orphan, (0, 0))
+
+    real_unlink = Path.unlink
+
+    def refuse(path: Path, missing_ok: bool = False) -> None:
+        if path == store:
+            raise PermissionError(13, "Permission denied", str(path))
+        real_unlink(path, missing_ok=missing_ok)
+
+    with monkeypatch.context() as refusing:  # not undo(): pytester's chdir must stay
+        refusing.setattr(Path, "unlink", refuse)
+        assert run_jira(current).ret == pytest.ExitCode.OK
+    assert store.exists() and store.with_name(f"{store.name}.lock").exists()
+    assert not orphan.exists()
+    run_jira(current)
+    assert not store.exists()
