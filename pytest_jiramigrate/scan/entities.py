@@ -721,6 +721,8 @@ class ReferenceScan:
         #: start tag is cut short (no start event) is named
         self.recent: deque[tuple[int, bytes]] = deque(maxlen=2)
         self.fed_lines = line_offset
+        #: the element whose start tag libxml2 refused as too long (see :meth:`to_huge_tag`)
+        self.huge_tag: etree._Element | None = None
 
     def run(self, blocks: Iterable[bytes]) -> str | None:
         """Scan a whole file; returns why it could not be read to the end, or None."""
@@ -752,7 +754,8 @@ class ReferenceScan:
             parser.close()
             self.drain(parser)
         except etree.XMLSyntaxError as error:
-            self.drain(parser)  # rows parsed before the error still count
+            # rows parsed before the error still count
+            self.drain(parser, huge_tag=any(n in str(error.msg) for n in _START_TAG_LIMITS))
             reason = self.syntax_error(error, chars, blocks)
         except (LookupError, ValueError) as error:  # an unknown declared encoding
             self.problem("not-well-formed", 1, 1, f"cannot decode entities.xml: {error}")
@@ -766,8 +769,11 @@ class ReferenceScan:
         self.pending += bad
         return data
 
-    def drain(self, parser: etree.XMLPullParser) -> None:
-        for event, element in element_events(parser):
+    def drain(self, parser: etree.XMLPullParser, huge_tag: bool = False) -> None:
+        events: Iterable[tuple[str, etree._Element]] = element_events(parser)
+        if huge_tag:
+            events = self.to_huge_tag(list(events))
+        for event, element in events:
             if event == "comment":
                 self.header.read_comment(element.text or "")
                 continue
@@ -783,6 +789,26 @@ class ReferenceScan:
                 self.open_row = None
                 self.read_row(element)
                 parent.remove(element)
+
+    def to_huge_tag(
+        self, events: list[tuple[str, etree._Element]]
+    ) -> list[tuple[str, etree._Element]]:
+        """The events before the start tag libxml2 refused as too long, which is kept in
+        :attr:`huge_tag`.
+
+        libxml2's push parser buffers a start tag until its ``>`` arrives, then
+        parses it and the rest of the block fed, and only then reports that its
+        buffer grew over 10 MB, at the line where it stopped: rows after the tag.
+        The tag is among the elements it parsed (the one with the most attribute
+        text, at least 1 MB of it: 10 MB of markup is no less than 1 MB of
+        characters); it and what follows it are not facts.
+        """
+        starts = [(_tag_chars(e), -i) for i, (event, e) in enumerate(events) if event == "start"]
+        chars, at = max(starts, default=(0, 0))
+        if chars < VALUE_LIMIT // 10:
+            return events
+        self.huge_tag = events[-at][1]
+        return events[:-at]
 
     def read_row(self, element: etree._Element) -> None:
         if not isinstance(element.tag, str):
@@ -836,6 +862,13 @@ class ReferenceScan:
         line = None if line is None else line + offset
         message = explain(shift_lines(error.msg or str(error), offset))
         entity, entity_id = self.open_row or self.row_starting_at(line) or self.row
+        huge = self.huge_tag
+        if huge is not None:  # libxml2's line is where it stopped, rows later: name the tag
+            parent = huge.getparent()
+            if parent is None or parent.getparent() is None:  # a row itself
+                entity, entity_id = huge.tag, huge.get("id")
+            line, column = self.reader.line(huge), 1
+            message = huge_tag_words(huge, (entity, entity_id), line, error.msg or str(error))
         self.out.add(
             "xml_problem",
             (self.file, "not-well-formed", line, column, entity, entity_id, None, message),
@@ -851,6 +884,14 @@ class ReferenceScan:
 
 
 _LINE_IN_MESSAGE = re.compile(r"\bline (\d+)")
+#: libxml2's errors for a start tag (one of its values, or all of them) longer than its
+#: 10 MB limit
+_START_TAG_LIMITS = ("Buffer size limit exceeded", "AttValue length too long")
+#: libxml2's limit for one value or token without XML_PARSE_HUGE (XML_MAX_TEXT_LENGTH)
+VALUE_LIMIT = 10_000_000
+#: more attributes than any Jira row has (a row has one per non-null column)
+_MANY_ATTRIBUTES = 1000
+_POSITION_IN_MESSAGE = re.compile(r"\s*,\s*line \d+, column\s*\d*$")
 _ROW_HEAD = re.compile(rb"    <([A-Za-z][\w.-]*)(?:[^>\n]*?\bid=\"([^\"]*)\")?")
 #: libxml2's safety limits, said so that an administrator can act on them
 _LIMITS = (
@@ -858,6 +899,16 @@ _LIMITS = (
         "Excessive depth",
         "elements are nested deeper than 256 levels (libxml2's limit; Jira "
         "writes rows two levels deep, so this file was not written by Jira's backup)",
+    ),
+    (
+        "Buffer size limit exceeded",
+        "a start tag is longer than 10 MB (libxml2's limit for one value; Jira's values "
+        "are far smaller, and Cloud's import would stop at it too)",
+    ),
+    (
+        "AttValue length too long",
+        "a value is longer than 10 MB (libxml2's limit for one value; Jira's values are "
+        "far smaller, and Cloud's import would stop at it too)",
     ),
     (
         "huge text node",
@@ -870,6 +921,42 @@ _LIMITS = (
         "fields are far smaller, so the file is damaged or was not written by Jira)",
     ),
 )
+
+
+def _tag_chars(element: etree._Element) -> int:
+    """The characters of an element's attribute names and values; for more than
+    :data:`_MANY_ATTRIBUTES` attributes, :data:`VALUE_LIMIT` unread (lxml finds each
+    value by its name, so reading them all takes time quadratic in their number)."""
+    if len(element.keys()) > _MANY_ATTRIBUTES:
+        return VALUE_LIMIT
+    return sum(len(name) + len(value) for name, value in element.attrib.items())
+
+
+def huge_tag_words(
+    element: etree._Element, row: tuple[str | None, str | None], line: int, message: str
+) -> str:
+    """Where the value over libxml2's limit is and what to do about it; libxml2's own
+    position (where it stopped, rows later) is left out of its message."""
+    entity, entity_id = row
+    names = element.keys()
+    if len(names) > _MANY_ATTRIBUTES:
+        what = f"it has {len(names):,} attributes"
+    else:
+        name, value = max(element.items(), key=lambda item: len(item[1]))
+        chars = _tag_chars(element)
+        if 2 * len(value) >= chars:
+            what = f"its {name!s} attribute has {len(value):,} characters"
+        else:
+            what = f"its {len(names):,} attributes have {chars:,} characters"
+    place = f"the {entity} row" + (f" id={entity_id}" if entity_id else "")
+    if element.tag != entity:
+        place = f"<{element.tag}> in {place}"
+    cause = _POSITION_IN_MESSAGE.sub("", message.strip())
+    return (
+        f"the start tag of {place} at line {line} is longer than 10 MB, libxml2's limit "
+        f"({what}); Cloud's import would stop at it too: shorten or remove that value in "
+        f"Jira's database, then take a new backup (libxml2: {cause})"
+    )
 
 
 def explain(message: str) -> str:

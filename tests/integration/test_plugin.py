@@ -634,6 +634,65 @@ def test_truncation_is_attributed_to_the_row_that_was_cut(
     assert f"in {record['entity']} id={record['id']}" in run.stdout.str()
 
 
+#: over libxml2's 10 MB limit for one value (it needs XML_PARSE_HUGE, which the scan keeps off)
+HUGE_VALUE = 12_000_000
+
+
+@pytest.mark.parametrize(
+    ("where", "entity", "attribute"),
+    [
+        (0.0, "User", "displayName"),
+        (0.5, "OSPropertyString", "value"),
+        (1.0, "User", "displayName"),
+    ],
+    ids=["first-row", "middle", "last-row"],
+)
+def test_a_value_over_10_mb_is_attributed_to_the_row_that_holds_it(
+    where: float,
+    entity: str,
+    attribute: str,
+    synth_backup: BackupFactory,
+    run_jira: JiraRun,
+    pytester: pytest.Pytester,
+    tmp_path: Path,
+) -> None:
+    """libxml2 reads a start tag whole before it refuses it, then parses on to the end of
+    what it was fed and names that line: rows later (a Worklog near the end of the file),
+    and another row in the fast scan than in the reference scan. The finding names the
+    row that holds the value, before the first row, in the middle and before the last."""
+    backup = synth_backup()
+    lines = entities_bytes(backup.manifest).split(b"\n")
+    starts = [
+        index for index, text in enumerate(lines) if text[:5] == b"    <" and text[5:6].isalpha()
+    ]
+    at = starts[round(where * (len(starts) - 1))]  # the huge row goes before this row
+    value = "x" * HUGE_VALUE
+    huge = f'    <{entity} id="99999" {attribute}="{value}" active="1"/>'.encode()
+    path = tmp_path / "site-backup.zip"
+    with zipfile.ZipFile(backup.path) as source, zipfile.ZipFile(path, "w") as target:
+        for info in source.infolist():
+            if info.filename == backup.manifest.entities_member:  # stored: its run of "x"
+                edited = b"\n".join([*lines[:at], huge, *lines[at:]])  # would look like a bomb
+                target.writestr(info.filename, edited, zipfile.ZIP_STORED)
+            else:
+                target.writestr(info, source.read(info))
+    line = at + 1
+
+    result = run_jira(path, "-rA", "--jira-report=report.json")
+    assert_no_crash(result)
+    result.stdout.fnmatch_lines([f"FAILED {NODE}::xml-well-formed - *"])
+    entry = rule_entry(read_report(pytester), "xml-well-formed")
+    (item,) = entry["items"]
+    assert item["detail"] == (
+        f"entities.xml line {line}, column 1 in {entity} id=99999: the start tag of the "
+        f"{entity} row id=99999 at line {line} is longer than 10 MB, libxml2's limit (its "
+        f"{attribute} attribute has {HUGE_VALUE:,} characters); Cloud's import would stop at it "
+        "too: shorten or remove that value in Jira's database, then take a new backup "
+        "(libxml2: Resource limit exceeded: Buffer size limit exceeded, try XML_PARSE_HUGE)"
+    )
+    assert f"entities.xml is not well-formed at line {line}: facts after it" in result.stdout.str()
+
+
 # --------------------------------------------------------------------------- collection
 
 

@@ -162,6 +162,44 @@ def test_hand_made_edge_cases(
     assert fast == reference
 
 
+#: a start tag libxml2 refuses (10 MB per value without XML_PARSE_HUGE): one value, a value
+#: on a row's child, and many small values that only together are too long
+HUGE_TAGS = {
+    "value": (b'    <User id="7" userName="u" displayName="' + b"x" * 12_000_000 + b'"/>', 4),
+    "child": (b'    <User id="7">\n        <d v="' + b"x" * 12_000_000 + b'"/>\n    </User>', 5),
+    "many": (
+        b'    <User id="7" '
+        + b" ".join(b'a%d="%s"' % (i, b"y" * 100) for i in range(120_000))
+        + b"/>",
+        4,
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(HUGE_TAGS))
+def test_a_start_tag_over_libxml2s_limit_is_named_by_its_row(kind: str, tmp_path: Path) -> None:
+    """libxml2 parses on past a start tag it refuses and names the line where it stopped,
+    which depends on how the file was fed: both scans name the tag's row and line, and
+    read no row from it on (a forbidden character after it belongs to no row)."""
+    tag, line = HUGE_TAGS[kind]
+    rows = b"".join(b"    <User id='%d' userName='u%d'/>\n" % (i, i) for i in range(300))
+    xml = (
+        b"<?xml version='1.0'?>\n<entity-engine-xml>\n    <User id='1' userName='a'/>\n"
+        + tag
+        + b"\n    <User id='2' userName='b\x01'/>\n"
+        + rows
+        + b"</entity-engine-xml>\n"
+    )
+    reference, fast = both(xml, tmp_path)
+    assert fast == reference
+    problems = [row[1:6] for row in fast["xml_problem"]]
+    assert problems == [
+        ("not-well-formed", line, 1, "User", "7"),
+        ("invalid-char", 7 if kind == "child" else 5, 29, None, None),
+    ]
+    assert [row[0] for row in fast["user"]] == ["1"]
+
+
 # --- valid files in layouts other than Jira's: no cut points, streamed in flat memory ---
 
 
