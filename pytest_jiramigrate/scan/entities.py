@@ -903,12 +903,12 @@ _LIMITS = (
     (
         "Buffer size limit exceeded",
         "a start tag is longer than 10 MB (libxml2's limit for one value; Jira's values "
-        "are far smaller, and Cloud's import would stop at it too)",
+        "are far smaller, so the rest of the file could not be checked)",
     ),
     (
         "AttValue length too long",
         "a value is longer than 10 MB (libxml2's limit for one value; Jira's values are "
-        "far smaller, and Cloud's import would stop at it too)",
+        "far smaller, so the rest of the file could not be checked)",
     ),
     (
         "huge text node",
@@ -954,7 +954,7 @@ def huge_tag_words(
     cause = _POSITION_IN_MESSAGE.sub("", message.strip())
     return (
         f"the start tag of {place} at line {line} is longer than 10 MB, libxml2's limit "
-        f"({what}); Cloud's import would stop at it too: shorten or remove that value in "
+        f"({what}), so nothing after it could be checked: shorten or remove that value in "
         f"Jira's database, then take a new backup (libxml2: {cause})"
     )
 

@@ -686,8 +686,8 @@ def test_a_value_over_10_mb_is_attributed_to_the_row_that_holds_it(
     assert item["detail"] == (
         f"entities.xml line {line}, column 1 in {entity} id=99999: the start tag of the "
         f"{entity} row id=99999 at line {line} is longer than 10 MB, libxml2's limit (its "
-        f"{attribute} attribute has {HUGE_VALUE:,} characters); Cloud's import would stop at it "
-        "too: shorten or remove that value in Jira's database, then take a new backup "
+        f"{attribute} attribute has {HUGE_VALUE:,} characters), so nothing after it could be "
+        "checked: shorten or remove that value in Jira's database, then take a new backup "
         "(libxml2: Resource limit exceeded: Buffer size limit exceeded, try XML_PARSE_HUGE)"
     )
     assert f"entities.xml is not well-formed at line {line}: facts after it" in result.stdout.str()
