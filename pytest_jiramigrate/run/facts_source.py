@@ -126,8 +126,11 @@ class FactsSource:
                 if backup
                 else None
             )
-            if cache != self._scratch and os.environ.get("PYTEST_XDIST_WORKER", "gw0") == "gw0":
-                # one process of a pytest-xdist run is enough (concurrent ones are safe)
+            worker = getattr(self.pytest_config, "workerinput", {}).get("workerid", "gw0")
+            if cache != self._scratch and worker == "gw0":
+                # one process of a pytest-xdist run is enough (concurrent ones are safe); the
+                # worker id is this run's config's, not the environment's (a run started by
+                # another run's worker inherits its PYTEST_XDIST_WORKER)
                 evict(cache, store, self.cache_days, self.cache_max_mb)
             if store is not None and self.redact:
                 store.chmod(0o600)  # a store cached by an earlier run keeps its mode
