@@ -19,14 +19,22 @@ import os
 import re
 import sqlite3
 import stat
+import struct
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from pytest_jiramigrate import facts
 from pytest_jiramigrate.core.limits import ArchiveLimits
 from pytest_jiramigrate.core.terminal import name_text
-from pytest_jiramigrate.scan.archive import inspect_zip
+from pytest_jiramigrate.scan import archive
+from pytest_jiramigrate.scan.centraldir import (
+    CentralDirectoryError,
+    UnsupportedZipError,
+    central_directory,
+)
 
 #: rows per executemany: large enough to amortise the call, small enough to stay flat
 BATCH_ROWS = 5000
@@ -101,6 +109,8 @@ class _Writer:
         self.files: list[tuple[object, ...]] = []
         self.total_bytes = 0
         self.file_count = 0
+        #: uncompressed bytes the zip declares, summed as its directory is streamed
+        self.declared = 0
 
     def file(self, path: str, size: int) -> None:
         c = classify(path)
@@ -110,6 +120,14 @@ class _Writer:
         self.file_count += 1
         if len(self.files) >= BATCH_ROWS:
             self.flush()
+
+    def forget(self) -> None:
+        """Drop what was written for this target: a zip whose directory breaks part-way
+        through is unreadable as a whole, as it is to zipfile."""
+        self.files.clear()
+        self.total_bytes = self.file_count = 0
+        self.db.execute("DELETE FROM media_file WHERE target = ?", (self.target,))
+        self.db.execute("DELETE FROM media_problem WHERE target = ?", (self.target,))
 
     def problem(self, kind: str, path: str, detail: str) -> None:
         self.db.execute(
@@ -158,16 +176,159 @@ def _inventory(
     if path.is_dir():
         _walk_directory(path, writer)
         return "dir", None, None
-    inspection = inspect_zip(path, limits)
     zip_bytes = path.stat().st_size if path.is_file() else None
-    for problem in inspection.problems:
-        writer.problem(problem.kind, problem.member or "", problem.detail)
-    if not inspection.readable:
-        return "zip", zip_bytes, "; ".join(p.detail for p in inspection.problems)
-    for member in inspection.members:
-        if not member.is_dir and not member.is_symlink:
-            writer.file(member.name, member.size)
-    return "zip", zip_bytes, None
+    reason = _inventory_zip(path, writer, limits)
+    return "zip", zip_bytes, reason
+
+
+def _inventory_zip(path: Path, writer: _Writer, limits: ArchiveLimits) -> str | None:
+    """Stream the zip's central directory into the writer; return why it is unreadable, or None.
+
+    Finds the same problems as :func:`archive.inspect_zip` but holds one entry at
+    a time instead of every ``ZipInfo``: the first pass stores files and the
+    per-entry problems and sums the declared size, duplicate names are then
+    found by SQLite among the stored rows, and a second pass over the directory
+    compares each local header.  Problems come out in that order, so a
+    duplicate is listed after the per-entry problems rather than beside them.
+    """
+    problem = archive._path_problem(path)
+    if problem is not None:
+        return _unreadable(writer, problem)
+    try:
+        with path.open("rb", buffering=READ_BUFFER) as fp:
+            other = _first_pass(path, fp, writer, limits)
+            if other is not None:
+                return _unreadable(writer, other)
+            if (
+                writer.file_count == 0
+                and not writer.db.execute("SELECT 1 FROM temp.media_zip_other LIMIT 1").fetchone()
+            ):
+                # no entry at all, so no problem was written before this one
+                empty = archive._empty(path)
+                writer.problem(empty.kind, "", empty.detail)
+            _duplicate_problems(writer)
+            _declared_problem(writer, limits)
+            with path.open("rb") as headers:
+                other = _local_header_pass(path, fp, headers, writer)
+            if other is not None:
+                return _unreadable(writer, other)
+    except PermissionError:
+        return _unreadable(writer, archive._unreadable(path))
+    except OSError as error:
+        return _unreadable(
+            writer,
+            archive.Problem(
+                "unreadable", None, f"Cannot read {path}: {error}; copy the file again."
+            ),
+        )
+    finally:
+        writer.db.execute("DROP TABLE IF EXISTS temp.media_zip_other")
+    return None
+
+
+#: file buffer for the sequential read of the central directory
+READ_BUFFER = 1024 * 1024
+
+
+def _unreadable(writer: _Writer, problem: archive.Problem) -> str:
+    writer.forget()
+    writer.problem(problem.kind, problem.member or "", problem.detail)
+    return problem.detail
+
+
+def _zip_entries(path: Path, fp: BinaryIO) -> Iterator[zipfile.ZipInfo | archive.Problem]:
+    """The central directory's entries; a fault ends them with the Problem inspect_zip gives."""
+    try:
+        yield from central_directory(fp)
+    except (CentralDirectoryError, UnicodeDecodeError, struct.error, ValueError) as error:
+        fp.seek(0)
+        head = fp.read(512)
+        if head.startswith(b"PK"):
+            yield archive.Problem(
+                "truncated",
+                None,
+                f"{path} is a damaged or truncated zip ({error}); copy it again or take a new "
+                "backup.",
+            )
+        else:
+            yield archive.Problem(
+                "not-a-zip", None, f"{path} is not a zip: {archive._describe_non_zip(head)}."
+            )
+    except UnsupportedZipError as error:
+        yield archive.Problem(
+            "not-a-zip",
+            None,
+            f"{path} uses a zip feature that cannot be read ({error}); re-zip it with a "
+            "standard zip tool.",
+        )
+
+
+def _first_pass(
+    path: Path, fp: BinaryIO, writer: _Writer, limits: ArchiveLimits
+) -> archive.Problem | None:
+    """Store every file and each entry's own problems; names that are not stored as files
+    (folders, symlinks) go to a temporary table so duplicates among them are found too."""
+    db = writer.db
+    db.execute("DROP TABLE IF EXISTS temp.media_zip_other")
+    db.execute("CREATE TEMP TABLE media_zip_other (path TEXT)")
+    writer.declared = 0
+    for entry in _zip_entries(path, fp):
+        if isinstance(entry, archive.Problem):
+            return entry
+        writer.declared += entry.file_size
+        for problem in archive._entry_problems(entry, limits):
+            writer.problem(problem.kind, problem.member or "", problem.detail)
+        if entry.is_dir() or stat.S_ISLNK(entry.external_attr >> 16):
+            db.execute("INSERT INTO temp.media_zip_other VALUES (?)", (entry.filename,))
+        else:
+            writer.file(entry.filename, entry.file_size)
+    writer.flush()
+    return None
+
+
+def _duplicate_problems(writer: _Writer) -> None:
+    """One problem per repeat of a name (as inspect_zip gives), found by SQLite, not a set."""
+    rows = writer.db.execute(
+        "SELECT path, count(*) FROM (SELECT path FROM media_file WHERE target = ? "
+        "UNION ALL SELECT path FROM temp.media_zip_other) GROUP BY path HAVING count(*) > 1 "
+        "ORDER BY path",
+        (writer.target,),
+    )
+    for name, count in rows.fetchall():
+        for _ in range(count - 1):
+            writer.problem(
+                "duplicate-name",
+                name,
+                f"'{name}' appears more than once in the zip; re-zip so each file is stored once.",
+            )
+
+
+def _declared_problem(writer: _Writer, limits: ArchiveLimits) -> None:
+    declared = writer.declared
+    if declared > limits.max_uncompressed:
+        writer.problem(
+            "too-large",
+            "",
+            f"the zip declares {declared:,} bytes uncompressed, over the limit of "
+            f"{limits.max_uncompressed:,}; raise archive.max_uncompressed if the backup "
+            "really is that large.",
+        )
+
+
+def _local_header_pass(
+    path: Path, fp: BinaryIO, headers: BinaryIO, writer: _Writer
+) -> archive.Problem | None:
+    """Read the directory again and check each entry's local header through ``headers``,
+    so the directory itself is still read sequentially."""
+    file_size = headers.seek(0, 2)
+    for entry in _zip_entries(path, fp):
+        if isinstance(entry, archive.Problem):
+            return entry
+        try:
+            archive._data_offset(headers, entry, file_size)
+        except archive.ArchiveReadError as error:
+            writer.problem(error.kind, error.member, error.detail)
+    return None
 
 
 def _walk_directory(root: Path, writer: _Writer) -> None:
