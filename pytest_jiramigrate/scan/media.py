@@ -272,6 +272,7 @@ def _first_pass(
     db.execute("DROP TABLE IF EXISTS temp.media_zip_other")
     db.execute("CREATE TEMP TABLE media_zip_other (path TEXT)")
     writer.declared = 0
+    others: list[tuple[str]] = []
     for entry in _zip_entries(path, fp):
         if isinstance(entry, archive.Problem):
             return entry
@@ -279,9 +280,14 @@ def _first_pass(
         for problem in archive._entry_problems(entry, limits):
             writer.problem(problem.kind, problem.member or "", problem.detail)
         if entry.is_dir() or stat.S_ISLNK(entry.external_attr >> 16):
-            db.execute("INSERT INTO temp.media_zip_other VALUES (?)", (entry.filename,))
+            # `zip -r` stores a folder entry per issue folder: batched like the files
+            others.append((entry.filename,))
+            if len(others) >= BATCH_ROWS:
+                db.executemany("INSERT INTO temp.media_zip_other VALUES (?)", others)
+                others.clear()
         else:
             writer.file(entry.filename, entry.file_size)
+    db.executemany("INSERT INTO temp.media_zip_other VALUES (?)", others)
     writer.flush()
     return None
 
