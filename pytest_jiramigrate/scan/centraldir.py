@@ -17,7 +17,7 @@ from __future__ import annotations
 import struct
 import zipfile
 from collections.abc import Iterator
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from pytest_jiramigrate.scan.archive import FLAG_UTF8_NAME, ZIP64_EXTRA_ID
 
@@ -134,28 +134,27 @@ def _directory_span(fp: BinaryIO) -> tuple[int, int, int]:
 def _zip64_span(fp: BinaryIO, location: int) -> tuple[int, int] | None:
     """The zip64 EOCD record's (size, offset) of the directory, when a locator precedes EOCD."""
     locator_at = location - _ZIP64_LOCATOR.size
-    if locator_at < 0:
+    locator = _record_at(fp, locator_at, _ZIP64_LOCATOR)
+    if locator is None:
         return None
-    fp.seek(locator_at)
-    data = fp.read(_ZIP64_LOCATOR.size)
-    if len(data) != _ZIP64_LOCATOR.size:
-        return None
-    signature, disk, _, disks = _ZIP64_LOCATOR.unpack(data)
+    signature, disk, _, disks = locator
     if signature != _ZIP64_LOCATOR_SIGNATURE:
         return None
     if disk != 0 or disks > 1:
         raise CentralDirectoryError("zipfiles that span multiple disks are not supported")
-    record_at = locator_at - _ZIP64_EOCD.size
-    if record_at < 0:
-        return None
-    fp.seek(record_at)
-    data = fp.read(_ZIP64_EOCD.size)
-    if len(data) != _ZIP64_EOCD.size:
-        return None
-    fields = _ZIP64_EOCD.unpack(data)
-    if fields[0] != _ZIP64_EOCD_SIGNATURE:
+    fields = _record_at(fp, locator_at - _ZIP64_EOCD.size, _ZIP64_EOCD)
+    if fields is None or fields[0] != _ZIP64_EOCD_SIGNATURE:
         return None
     return fields[8], fields[9]
+
+
+def _record_at(fp: BinaryIO, offset: int, record: struct.Struct) -> tuple[Any, ...] | None:
+    """The fixed-size ``record`` at ``offset``; None when it lies outside the file."""
+    if offset < 0:
+        return None
+    fp.seek(offset)
+    data = fp.read(record.size)
+    return record.unpack(data) if len(data) == record.size else None
 
 
 def _decode_zip64(info: zipfile.ZipInfo) -> None:
