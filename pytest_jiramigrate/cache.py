@@ -187,13 +187,13 @@ def _recorded_sha256(store: Path) -> str | None:
 
 
 def _meta(store: Path) -> dict[str, str]:
-    """The store's meta table; empty when the store cannot be read."""
+    """The store's meta table (:attr:`Facts.meta`); empty when the store cannot be read."""
     try:
-        db = sqlite3.connect(f"file:{store}?mode=ro", uri=True)
+        cached = Facts.open(store)
         try:
-            return dict(db.execute("SELECT key, value FROM meta").fetchall())
+            return cached.meta
         finally:
-            db.close()
+            cached.db.close()
     except sqlite3.Error:
         return {}
 

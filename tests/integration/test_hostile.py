@@ -670,6 +670,13 @@ def big_backup(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+def wait_for_partial_store(cache: Path) -> None:
+    """Wait (a minute at most) until a run's scan has begun writing its store under ``cache``."""
+    deadline = time.monotonic() + 60
+    while not list(cache.glob("*.partial")) and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
 def completed_stores(cache: Path) -> list[Path]:
     """Stores under ``cache`` (any name) whose meta says the scan completed."""
     complete = []
@@ -726,9 +733,7 @@ def test_interrupted_scan_leaves_no_partial_files(big_backup: Path, tmp_path: Pa
     ]  # fmt: skip
     cache = tmp_path / ".pytest_cache" / "d" / "jiramigrate"
     process = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while not list(cache.glob("*.partial")) and time.monotonic() < deadline:
-        time.sleep(0.01)
+    wait_for_partial_store(cache)
     process.send_signal(signal.SIGINT)
     process.wait(timeout=60)
     assert list(cache.glob("*.partial")) == []
@@ -744,9 +749,7 @@ def test_next_run_clears_the_partial_store_of_a_killed_run(
     ]  # fmt: skip
     cache = tmp_path / ".pytest_cache" / "d" / "jiramigrate"
     process = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while not list(cache.glob("*.partial")) and time.monotonic() < deadline:
-        time.sleep(0.01)
+    wait_for_partial_store(cache)
     process.send_signal(signal.SIGTERM)
     process.wait(timeout=60)
     subprocess.run(command, cwd=tmp_path, capture_output=True, timeout=120, check=True)
